@@ -1,0 +1,3 @@
+from minimax_cli.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Engines: text through a model. Tasks see only `base.Engine`."""

@@ -1,0 +1,123 @@
+"""The interface tasks use to run text through a model.
+
+An engine knows its context window, counts tokens with the model's own tokenizer, renders chats in
+the model's own format and generates. Tasks pass plain-string messages; each engine turns them
+into what its model expects (MiniMax wants a list of text parts per message).
+
+Long prompts are never tokenized or run in one piece: engines stream them in chunks.
+`generate_many` runs several conversations that share a prefix (one document, several questions);
+engines that can snapshot their cache pay the shared prefix's prefill once.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from minimax_cli.progress import NULL_PROGRESS, Progress
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # system | user | assistant
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    max_new_tokens: int = 512
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    seed: int = 0
+    stop: tuple[str, ...] = ()  # extra stop strings, besides the model's end-of-turn tokens
+
+    def to_dict(self) -> dict:
+        return {
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "seed": self.seed,
+            "stop": list(self.stop),
+        }
+
+
+@dataclass
+class Generation:
+    text: str  # the answer, with any <think> block removed
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop" (end of turn or a stop string) | "length"
+    prefill_seconds: float = 0.0
+    decode_seconds: float = 0.0
+    reasoning: str | None = None  # the <think> block of reasoning models, when present
+    cached_tokens: int = 0  # prompt tokens served from a shared-prefix snapshot
+
+
+_THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
+
+
+def split_reasoning(text: str) -> tuple[str, str | None]:
+    """Strip a leading `<think>...</think>` block (MiniMax-M1); an unclosed one is all reasoning."""
+    match = _THINK.match(text)
+    if match:
+        return text[match.end():], match.group(1).strip()
+    stripped = text.lstrip()
+    if stripped.startswith("<think>"):
+        return "", stripped[len("<think>"):].strip()
+    return text, None
+
+
+@dataclass
+class EngineInfo:
+    """What a record says about the model that produced it."""
+
+    name: str  # preset name or checkpoint folder name
+    engine: str  # hf | hybrid
+    path: str | None = None
+    dtype: str | None = None
+    quant: str | None = None
+    devices: list[str] = field(default_factory=list)
+    context_window: int = 0
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
+
+
+class Engine(ABC):
+    """A loaded model that tasks call. Subclasses: `hf.HFEngine`, `hybrid.engine.HybridEngine`."""
+
+    info: EngineInfo
+    default_params: GenerationParams = GenerationParams()
+
+    @property
+    def context_window(self) -> int:
+        return self.info.context_window
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Tokens in `text` under the model's tokenizer (no chat template)."""
+
+    @abstractmethod
+    def chat_overhead(self, messages: Sequence[Message]) -> int:
+        """Tokens the chat template adds around the messages' contents (roles, markers, the
+        generation prompt). `count_tokens` of each content plus this is the prompt's length."""
+
+    def count_chat_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(self.count_tokens(m.content) for m in messages) + self.chat_overhead(messages)
+
+    @abstractmethod
+    def generate(
+        self, messages: Sequence[Message], params: GenerationParams, progress: Progress = NULL_PROGRESS
+    ) -> Generation:
+        """Answer the conversation `messages` (the last one is the user's)."""
+
+    def generate_many(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        params: GenerationParams,
+        progress: Progress = NULL_PROGRESS,
+    ) -> list[Generation]:
+        """Answer several conversations; engines that can share a prefix's prefill override this."""
+        return [self.generate(c, params, progress) for c in conversations]

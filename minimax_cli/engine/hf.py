@@ -1,0 +1,300 @@
+"""`HFEngine`: any transformers causal LM, from a model folder or a .gguf file.
+
+fp32 on CPU (faster than bf16 on the CPUs we measured), bf16 on CUDA. Generation is our own loop
+over the model's forward rather than `model.generate`: chunked prefill with progress, then one
+token per step, greedy or top-p sampled from an explicit `torch.Generator`, which times prefill and
+decode separately and stops on end-of-turn ids and stop strings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import jinja2
+import torch
+import transformers
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.generation.logits_process import (
+    RepetitionPenaltyLogitsProcessor,
+    TopPLogitsWarper,
+)
+
+from minimax_cli.engine.base import (
+    Engine,
+    EngineInfo,
+    Generation,
+    GenerationParams,
+    Message,
+    split_reasoning,
+)
+from minimax_cli.engine.pieces import split_for_tokenizer
+from minimax_cli.errors import ErrorCode, MinimaxError
+from minimax_cli.progress import NULL_PROGRESS, Progress
+
+# GGUF metadata names one eos id, but chat models end a turn with either of two markers (Qwen:
+# <|im_end|> and <|endoftext|>); we also stop on these when the tokenizer defines them.
+_END_MARKERS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>")
+_SLOT = "\ue000{}\ue001"  # a content placeholder: private-use characters no template touches
+_SLOT_PATTERN = re.compile("\ue000(\\d+)\ue001")
+
+
+def pick_device() -> str:
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+def pick_dtype(dtype: str | None, device: str) -> str:
+    """`auto`/None -> fp32 on CPU (bf16 is 1.5-2x slower at prefill there), bf16 on CUDA."""
+    if dtype in (None, "auto"):
+        return "float32" if device == "cpu" else "bfloat16"
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise MinimaxError(ErrorCode.BAD_REQUEST, f"unknown dtype {dtype!r}")
+    return dtype
+
+
+def load_pretrained(path: Path, *, dtype: str, device: str, progress: Progress = NULL_PROGRESS):
+    """(model, tokenizer) from a transformers folder or a .gguf file; BAD_CHECKPOINT on failure."""
+    folder, gguf = (path.parent, path.name) if path.is_file() else (path, None)
+    transformers.utils.logging.disable_progress_bar()  # progress goes through `progress` only
+    try:
+        with _gguf_bar_to(progress) if gguf else contextlib.nullcontext():
+            tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf, trust_remote_code=False)
+            model = AutoModelForCausalLM.from_pretrained(
+                folder, gguf_file=gguf, dtype=getattr(torch, dtype), trust_remote_code=False
+            )
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise MinimaxError(ErrorCode.BAD_CHECKPOINT, f"cannot load the model: {exc}", str(path)) from exc
+    return model.to(device).eval(), tokenizer
+
+
+@contextlib.contextmanager
+def _gguf_bar_to(progress: Progress) -> Iterator[None]:
+    """Route transformers' GGUF dequantization bar, drawn with plain tqdm outside its own
+    `disable_progress_bar()` switch, into `progress`."""
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+
+    def bar(iterable, desc: str = "", **_):
+        task = progress.task("dequantizing GGUF tensors", len(iterable), "tensors")
+        try:
+            for item in iterable:
+                yield item
+                task.advance()
+        finally:
+            task.close()
+
+    original = gguf_utils.tqdm
+    gguf_utils.tqdm = bar
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = original
+
+
+class HFEngine(Engine):
+    """A transformers causal LM with its own tokenizer and chat template."""
+
+    def __init__(self, model, tokenizer, info: EngineInfo, *, repetition_penalty: float = 1.05,
+                 prefill_chunk: int = 2048):
+        if not tokenizer.chat_template:
+            raise MinimaxError(ErrorCode.BAD_CHECKPOINT, "the model has no chat template", info.path)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.info = info
+        self.device = torch.device(info.devices[0])
+        # The research runs used generate()'s penalty, which also counts the prompt's tokens.
+        self.penalty = RepetitionPenaltyLogitsProcessor(float(repetition_penalty))
+        self.prefill_chunk = prefill_chunk
+        self.eos_ids = _eos_ids(model, tokenizer)
+
+    @classmethod
+    def load(cls, path: Path, *, name: str | None = None, dtype: str | None = None,
+             context_window: int | None = None, repetition_penalty: float = 1.05,
+             progress: Progress = NULL_PROGRESS) -> HFEngine:
+        """Load a model folder or .gguf file; `context_window` overrides the model config's."""
+        device = pick_device()
+        dtype = pick_dtype(dtype, device)
+        if device == "cpu":
+            torch.set_num_threads(_usable_cpus())
+        task = progress.task(f"loading {name or path.name}")
+        try:
+            model, tokenizer = load_pretrained(path, dtype=dtype, device=device, progress=progress)
+        finally:
+            task.close()
+        info = EngineInfo(
+            name=name or path.name, engine="hf", path=str(path), dtype=dtype, devices=[device],
+            context_window=context_window or _config_window(model.config, path),
+        )
+        return cls(model, tokenizer, info, repetition_penalty=repetition_penalty)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._encode_content(text))
+
+    def chat_overhead(self, messages: Sequence[Message]) -> int:
+        pieces = self._pieces(messages)
+        markup = sum(len(self._encode_markup(text)) for text, is_content in pieces if not is_content)
+        if any(is_content for _, is_content in pieces):
+            return markup
+        return markup - sum(self.count_tokens(m.content) for m in messages)  # see _pieces
+
+    def generate(self, messages: Sequence[Message], params: GenerationParams,
+                 progress: Progress = NULL_PROGRESS) -> Generation:
+        """Answer `messages`. `completion_tokens` counts every token sampled, an end-of-turn
+        token included, as `max_new_tokens` does."""
+        ids = self._prompt_ids(messages)
+        room = self.context_window - len(ids)
+        if room <= 0:
+            raise MinimaxError(
+                ErrorCode.TOO_LARGE,
+                f"the prompt has {len(ids)} tokens; the context window is {self.context_window}",
+            )
+        limit = min(params.max_new_tokens, room)
+        try:
+            with torch.inference_mode():
+                started = time.perf_counter()
+                logits, cache = self._prefill(ids, progress)
+                first = time.perf_counter()
+                out, finish, text = self._decode_loop(ids, logits, cache, params, limit, progress)
+                ended = time.perf_counter()
+        except torch.cuda.OutOfMemoryError as exc:
+            raise MinimaxError(ErrorCode.OUT_OF_MEMORY, f"{len(ids)}-token prompt: {exc}") from exc
+        answer, reasoning = split_reasoning(text)
+        return Generation(
+            text=answer, prompt_tokens=len(ids), completion_tokens=len(out), finish_reason=finish,
+            prefill_seconds=first - started, decode_seconds=ended - first, reasoning=reasoning,
+        )
+
+    def _prefill(self, ids: list[int], progress: Progress):
+        """Run the prompt in chunks, so activations stay bounded and progress moves."""
+        task = progress.task("prefill", len(ids), "tokens")
+        cache = None
+        try:
+            for start in range(0, len(ids), self.prefill_chunk):
+                chunk = ids[start:start + self.prefill_chunk]
+                logits, cache = self._forward(chunk, cache)
+                task.advance(len(chunk))
+        finally:
+            task.close()
+        return logits, cache
+
+    def _decode_loop(self, ids: list[int], logits: torch.Tensor, cache, params: GenerationParams,
+                     limit: int, progress: Progress) -> tuple[list[int], str, str]:
+        """(tokens sampled, finish reason, text) for at most `limit` new tokens."""
+        generator = torch.Generator(self.device).manual_seed(params.seed)
+        seen = torch.tensor([ids], device=self.device)
+        out: list[int] = []
+        task = progress.task("generating", limit, "tokens")
+        try:
+            for step in range(limit):
+                if step:
+                    logits, cache = self._forward([out[-1]], cache)
+                token = self._pick(seen, logits, params, generator)
+                out.append(token)
+                task.advance()
+                if token in self.eos_ids:
+                    return out, "stop", self._decode(out)
+                seen = torch.cat([seen, seen.new_tensor([[token]])], dim=1)
+                if params.stop and (cut := _cut_at_stop(self._decode(out), params.stop)) is not None:
+                    return out, "stop", cut
+        finally:
+            task.close()
+        return out, "length", self._decode(out)
+
+    def _forward(self, ids: list[int], cache):
+        out = self.model(
+            input_ids=torch.tensor([ids], device=self.device), past_key_values=cache,
+            use_cache=True, logits_to_keep=1,
+        )
+        return out.logits[:, -1].float(), out.past_key_values
+
+    def _pick(self, seen: torch.Tensor, logits: torch.Tensor, params: GenerationParams,
+              generator: torch.Generator) -> int:
+        scores = self.penalty(seen, logits)
+        if params.temperature == 0:
+            return int(scores.argmax(-1))
+        scores = scores / params.temperature
+        if params.top_p < 1:
+            scores = TopPLogitsWarper(params.top_p)(seen, scores)
+        return int(torch.multinomial(scores.softmax(-1), 1, generator=generator))
+
+    def _prompt_ids(self, messages: Sequence[Message]) -> list[int]:
+        ids: list[int] = []
+        for text, is_content in self._pieces(messages):
+            ids += self._encode_content(text) if is_content else self._encode_markup(text)
+        return ids
+
+    def _pieces(self, messages: Sequence[Message]) -> list[tuple[str, bool]]:
+        """The rendered chat as (text, is_content) pieces: the template's markup around the
+        messages' contents, so that a document's literal "<|im_end|>" stays text.
+
+        The template renders placeholders, and the contents go back in their place. A template
+        that rewrites or repeats contents gets them rendered for real, as one unprotected piece.
+        """
+        rendered = self._render([Message(m.role, _SLOT.format(i)) for i, m in enumerate(messages)])
+        parts = _SLOT_PATTERN.split(rendered)  # markup, index, markup, index, ..., markup
+        if sorted(int(i) for i in parts[1::2]) != list(range(len(messages))):
+            return [(self._render(messages), False)]
+        pieces = []
+        for k, text in enumerate(parts):
+            if k % 2:
+                pieces.append((messages[int(text)].content, True))
+            elif text:
+                pieces.append((text, False))
+        return pieces
+
+    def _render(self, messages: Sequence[Message]) -> str:
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        try:
+            return self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        except jinja2.TemplateError as exc:  # also what a template's raise_exception() raises
+            raise MinimaxError(
+                ErrorCode.BAD_REQUEST, f"the model's chat template rejects this conversation: {exc}"
+            ) from exc
+
+    def _encode_content(self, text: str) -> list[int]:
+        """Ids of text in pieces (a long document is never one tokenizer call); control-token
+        names in it stay text."""
+        ids: list[int] = []
+        for piece in split_for_tokenizer(text):
+            ids += self.tokenizer.encode(piece, add_special_tokens=False, split_special_tokens=True)
+        return ids
+
+    def _encode_markup(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def _decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def _cut_at_stop(text: str, stops: Sequence[str]) -> str | None:
+    """`text` up to its earliest stop string, or None when it holds none."""
+    hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]
+    return text[:min(hits)] if hits else None
+
+
+def _eos_ids(model, tokenizer) -> frozenset[int]:
+    ids: set[int] = set()
+    for value in (model.generation_config.eos_token_id, tokenizer.eos_token_id):
+        if value is not None:
+            ids.update(value if isinstance(value, list) else [value])
+    added = tokenizer.get_added_vocab()
+    ids.update(added[marker] for marker in _END_MARKERS if marker in added)
+    return frozenset(ids)
+
+
+def _config_window(config, path: Path) -> int:
+    for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        if value := getattr(config, key, None):
+            return int(value)
+    raise MinimaxError(
+        ErrorCode.BAD_CHECKPOINT, "the model config names no context length; set context_window",
+        str(path),
+    )
+
+
+def _usable_cpus() -> int:
+    # os.cpu_count() counts the machine; a container or taskset may allow fewer.
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

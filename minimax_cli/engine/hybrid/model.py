@@ -1,0 +1,231 @@
+"""The MiniMax hybrid model (MiniMax-Text-01 / MiniMax-M1 and any checkpoint of that architecture).
+
+Module names follow the original checkpoint keys (`model.layers.N.self_attn.qkv_proj`,
+`model.layers.N.block_sparse_moe.experts.E.w1`, ...) so the published safetensors load without
+renames and the published int8 recipe's `modules_to_not_convert` list applies as written.
+
+Per layer (DeepNorm, postnorm: the residual is taken *after* the norm):
+    h = input_layernorm(x);          x = h * attn_alpha + attn(h) * attn_beta
+    h = post_attention_layernorm(x); x = h * mlp_alpha  + moe(h)  * mlp_beta
+
+`attn` is lightning attention in most layers (7 of every 8 in the real model, layer 0 included)
+and softmax attention (GQA, partial RoPE) in the rest. Every forward takes a chunk of tokens and
+the cache; there is no separate prefill/decode code path and no per-token loop.
+
+Shapes: B batch, T chunk length, C hidden, H query heads, Hkv KV heads, D head dim, E experts.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minimax_cli.engine.hybrid.attention import attend_chunk
+from minimax_cli.engine.hybrid.cache import HybridCache
+from minimax_cli.engine.hybrid.config import SOFTMAX, HybridConfig
+from minimax_cli.engine.hybrid.lightning import lightning
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x):
+        xf = x.float()
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * xf.to(x.dtype)
+
+
+class LightningAttention(nn.Module):
+    """q, k, v = silu(qkv_proj(x)) (per head interleaved [q|k|v]); no scaling, no RoPE.
+    out = out_proj(sigmoid(output_gate(x)) * RMSNorm(attn))."""
+
+    def __init__(self, config: HybridConfig, layer: int):
+        super().__init__()
+        H, D, C = config.num_attention_heads, config.head_dim, config.hidden_size
+        self.heads, self.head_dim = H, D
+        self.qkv_proj = nn.Linear(C, 3 * H * D, bias=False)
+        self.output_gate = nn.Linear(C, H * D, bias=False)
+        self.out_proj = nn.Linear(H * D, C, bias=False)
+        self.norm = RMSNorm(H * D, eps=1e-6)  # the remote code's default eps for this norm
+        self.register_buffer("slope", torch.tensor(config.slopes(layer), dtype=torch.float32),
+                             persistent=False)
+
+    def forward(self, x, state):
+        B, T, _ = x.shape
+        qkv = F.silu(self.qkv_proj(x)).view(B, T, self.heads, 3 * self.head_dim)
+        q, k, v = qkv.split(self.head_dim, dim=-1)  # each [B, T, H, D]
+        out, state = lightning(q, k, v, self.slope, state)
+        out = self.norm(out.reshape(B, T, self.heads * self.head_dim))
+        out = torch.sigmoid(self.output_gate(x)) * out
+        return self.out_proj(out), state
+
+
+def rope_cos_sin(positions: torch.Tensor, rotary_dim: int, theta: float):
+    """cos, sin [T, rotary_dim] for integer positions. Angles in float64: at position 1e6 an
+    fp32 angle is off by up to 0.03 rad."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, rotary_dim, 2, dtype=torch.float64,
+                                             device=positions.device) / rotary_dim))
+    angles = positions.to(torch.float64)[:, None] * inv_freq[None, :]  # [T, rotary_dim / 2]
+    angles = torch.cat([angles, angles], dim=-1)
+    return angles.cos().float(), angles.sin().float()
+
+
+def apply_partial_rope(x, cos, sin):
+    """Rotate the first rotary_dim dims of each head (rotate-half convention); pass the rest.
+    x [B, T, H, D]; cos/sin [T, rotary_dim]."""
+    rd = cos.shape[-1]
+    rot, rest = x[..., :rd].float(), x[..., rd:]
+    half = rd // 2
+    rotated = torch.cat([-rot[..., half:], rot[..., :half]], dim=-1)
+    cos, sin = cos[None, :, None, :], sin[None, :, None, :]
+    return torch.cat([(rot * cos + rotated * sin).to(x.dtype), rest], dim=-1)
+
+
+class SoftmaxAttention(nn.Module):
+    def __init__(self, config: HybridConfig, layer: int):
+        super().__init__()
+        H, Hkv, D, C = (config.num_attention_heads, config.num_key_value_heads,
+                        config.head_dim, config.hidden_size)
+        self.layer = layer
+        self.heads, self.kv_heads, self.head_dim = H, Hkv, D
+        self.rotary_dim, self.theta = config.rotary_dim, config.rope_theta
+        self.q_proj = nn.Linear(C, H * D, bias=False)
+        self.k_proj = nn.Linear(C, Hkv * D, bias=False)
+        self.v_proj = nn.Linear(C, Hkv * D, bias=False)
+        self.o_proj = nn.Linear(H * D, C, bias=False)
+
+    def forward(self, x, cache: HybridCache, start: int):
+        B, T, _ = x.shape
+        q = self.q_proj(x).view(B, T, self.heads, self.head_dim)
+        k = self.k_proj(x).view(B, T, self.kv_heads, self.head_dim)
+        v = self.v_proj(x).view(B, T, self.kv_heads, self.head_dim)
+        positions = torch.arange(start, start + T, device=x.device)
+        cos, sin = rope_cos_sin(positions, self.rotary_dim, self.theta)
+        q, k = apply_partial_rope(q, cos, sin), apply_partial_rope(k, cos, sin)
+        cache.write_kv(self.layer, start, k, v)
+        out = attend_chunk(q, cache.keys[self.layer], cache.values[self.layer], start,
+                           scale=self.head_dim ** -0.5)  # [B, T, H, D]
+        return self.o_proj(out.reshape(B, T, self.heads * self.head_dim))
+
+
+class Expert(nn.Module):
+    def __init__(self, hidden: int, intermediate: int):
+        super().__init__()
+        self.w1 = nn.Linear(hidden, intermediate, bias=False)  # gate
+        self.w3 = nn.Linear(hidden, intermediate, bias=False)  # up
+        self.w2 = nn.Linear(intermediate, hidden, bias=False)  # down
+
+    def forward(self, x):
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+
+class SparseMoE(nn.Module):
+    """Top-k of E experts per token; router softmax in fp32, top-k renormalised; only experts
+    that received tokens run."""
+
+    def __init__(self, config: HybridConfig):
+        super().__init__()
+        self.top_k = config.num_experts_per_tok
+        self.gate = nn.Linear(config.hidden_size, config.num_local_experts, bias=False)
+        self.experts = nn.ModuleList(
+            Expert(config.hidden_size, config.intermediate_size) for _ in range(config.num_local_experts))
+
+    def forward(self, x):
+        B, T, C = x.shape
+        flat = x.reshape(-1, C)  # [N, C]
+        logits = F.linear(flat.float(), self.gate.weight.float())  # [N, E] fp32 router
+        weights, chosen = torch.topk(logits.softmax(-1), self.top_k, dim=-1)  # [N, k]
+        weights = weights / weights.sum(-1, keepdim=True)
+
+        # group (token, slot) pairs by expert: one sort instead of a mask per expert
+        flat_choice = chosen.reshape(-1)  # [N*k]
+        order = torch.argsort(flat_choice, stable=True)
+        counts = torch.bincount(flat_choice, minlength=len(self.experts)).tolist()
+        token_of = order // self.top_k
+        weight_of = weights.reshape(-1)[order]
+
+        out = torch.zeros_like(flat, dtype=torch.float32)
+        begin = 0
+        for e, n in enumerate(counts):
+            if n == 0:
+                continue
+            tokens = token_of[begin:begin + n]
+            y = self.experts[e](flat[tokens])  # [n, C]
+            out.index_add_(0, tokens, y.float() * weight_of[begin:begin + n, None])
+            begin += n
+        return out.to(x.dtype).view(B, T, C)
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, config: HybridConfig, layer: int):
+        super().__init__()
+        self.layer = layer
+        self.is_softmax = config.layer_types[layer] == SOFTMAX
+        attn_cls = SoftmaxAttention if self.is_softmax else LightningAttention
+        self.self_attn = attn_cls(config, layer)
+        self.block_sparse_moe = SparseMoE(config)
+        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.attn_alpha, self.attn_beta = config.attn_alpha[layer], config.attn_beta[layer]
+        self.mlp_alpha, self.mlp_beta = config.mlp_alpha, config.mlp_beta
+
+    def forward(self, x, cache: HybridCache, start: int):
+        h = self.input_layernorm(x)
+        if self.is_softmax:
+            attn = self.self_attn(h, cache, start)
+        else:
+            attn, cache.states[self.layer] = self.self_attn(h, cache.states[self.layer])
+        x = h * self.attn_alpha + attn * self.attn_beta
+        h = self.post_attention_layernorm(x)
+        return h * self.mlp_alpha + self.block_sparse_moe(h) * self.mlp_beta
+
+
+class HybridBackbone(nn.Module):
+    def __init__(self, config: HybridConfig):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_hidden_layers))
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+
+
+class HybridForCausalLM(nn.Module):
+    """`model.*` and `lm_head`, as in the checkpoints. The head runs in fp32 (MiniMax-M1 report:
+    a bf16 head broke token probabilities) and only where logits are asked for."""
+
+    def __init__(self, config: HybridConfig):
+        super().__init__()
+        self.config = config
+        self.model = HybridBackbone(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+
+    def layer_devices(self) -> list[torch.device]:
+        return [layer.input_layernorm.weight.device for layer in self.model.layers]
+
+    def new_cache(self, capacity: int = 4096, batch: int = 1) -> HybridCache:
+        dtype = self.model.embed_tokens.weight.dtype
+        return HybridCache(self.config, self.layer_devices(), dtype, capacity, batch)
+
+    @torch.inference_mode()
+    def forward(self, input_ids: torch.Tensor, cache: HybridCache) -> torch.Tensor:
+        """Run one chunk [B, T] at positions [cache.length, cache.length + T) and advance the
+        cache. Returns the final-norm hidden states [B, T, C]; `logits` turns them into scores."""
+        start = cache.length
+        T = input_ids.shape[1]
+        cache.reserve(start + T)
+        embed = self.model.embed_tokens
+        x = embed(input_ids.to(embed.weight.device))
+        for layer in self.model.layers:
+            x = layer(x.to(layer.input_layernorm.weight.device), cache, start)
+        cache.length = start + T
+        x = x.to(self.model.norm.weight.device)
+        return self.model.norm(x)
+
+    @torch.inference_mode()
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """fp32 logits [..., V] for hidden states [..., C] (pass only the positions you need)."""
+        w = self.lm_head.weight
+        return F.linear(hidden.to(w.device).float(), w.float())

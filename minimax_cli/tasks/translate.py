@@ -1,0 +1,206 @@
+"""translate: paragraph by numbered paragraph, with alignment checked.
+
+Paragraphs go to the model in blocks of `<p id="N">...</p>` units and must come back with the same
+ids, each once and non-empty. A block that does not is retried once paragraph by paragraph; a
+paragraph that still fails is listed as misaligned and keeps its source text, so no translation
+ever lands under the wrong paragraph. Code blocks are not sent; Markdown line markers are put back
+from the source.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from minimax_cli.engine.base import Engine, GenerationParams
+from minimax_cli.errors import ErrorCode, MinimaxError
+from minimax_cli.progress import NULL_PROGRESS, Progress
+from minimax_cli.sources.document import Document
+from minimax_cli.tasks.paragraphs import Paragraph, restore_markers, split_paragraphs
+from minimax_cli.tasks.plan import prompt_tokens
+from minimax_cli.tasks.prompts import chat, load_prompt
+from minimax_cli.tasks.result import TaskResult
+from minimax_cli.tasks.session import Session
+
+# Common language codes, spelled out: small models follow "French" better than "fr".
+LANGUAGES = {
+    "ar": "Arabic",
+    "cs": "Czech",
+    "da": "Danish",
+    "de": "German",
+    "el": "Greek",
+    "en": "English",
+    "es": "Spanish",
+    "fi": "Finnish",
+    "fr": "French",
+    "he": "Hebrew",
+    "hi": "Hindi",
+    "hu": "Hungarian",
+    "id": "Indonesian",
+    "it": "Italian",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "nl": "Dutch",
+    "no": "Norwegian",
+    "pl": "Polish",
+    "pt": "Portuguese",
+    "ro": "Romanian",
+    "ru": "Russian",
+    "sv": "Swedish",
+    "th": "Thai",
+    "tr": "Turkish",
+    "uk": "Ukrainian",
+    "vi": "Vietnamese",
+    "zh": "Chinese",
+    "zh-cn": "Simplified Chinese",
+    "zh-tw": "Traditional Chinese",
+}
+# A translation runs about as long as its source; allow twice that (scripts and tokenizers differ).
+EXPANSION = 2
+_UNIT = re.compile(r"""<p\s+id\s*=\s*["']?(\d+)["']?\s*>""", re.IGNORECASE)
+_CLOSE = re.compile(r"\s*</p>\s*$", re.IGNORECASE)
+
+
+@dataclass
+class TranslateOptions:
+    to: str  # target language: a name ("French") or a code ("fr")
+    source_language: str | None = None  # None: the model works it out
+    params: GenerationParams = field(default_factory=GenerationParams)
+    output: Path | None = None  # also write the translated document here
+    prompt_dirs: tuple[Path, ...] = ()
+
+    def settings(self) -> dict:
+        return {**self.params.to_dict(), "to": self.to, "source_language": self.source_language}
+
+
+def translate(doc: Document, engine: Engine, opts: TranslateOptions, progress: Progress = NULL_PROGRESS) -> TaskResult:
+    """Translate `doc`: {"to", "translation", "coverage", "paragraphs", "misaligned"}."""
+    if not opts.to.strip():
+        raise MinimaxError(ErrorCode.BAD_REQUEST, "translate needs a target language")
+    session = Session("translate", engine, opts.params, progress, opts.prompt_dirs)
+    translator = _Translator(session, opts)
+    paragraphs = split_paragraphs(doc.text)
+    todo = [p for p in paragraphs.items if p.translatable]
+    translated: dict[int, str] = {}
+    misaligned: list[int] = []
+    task = progress.task("Translating", total=len(todo), unit="paragraphs")
+    for block in translator.blocks(todo):
+        done = translator.block(block)
+        if done is None and len(block) > 1:
+            done = {}
+            for paragraph in block:
+                done.update(translator.block([paragraph]) or {})
+        for paragraph in block:
+            if done and paragraph.id in done:
+                translated[paragraph.id] = restore_markers(paragraph.text, done[paragraph.id])
+            else:
+                misaligned.append(paragraph.id)
+        task.advance(len(block))
+    task.close()
+    text = paragraphs.join(translated)
+    if opts.output is not None:
+        _write(opts.output, text)
+    if misaligned:
+        session.warnings.append(f"{len(misaligned)} misaligned paragraph(s) kept in the source language")
+    result = {
+        "to": opts.to,
+        "translation": text,
+        "coverage": round(len(translated) / len(todo), 4) if todo else 1.0,
+        "paragraphs": len(todo),
+        "misaligned": misaligned,
+    }
+    return session.result(result, text, "blocks")
+
+
+def parse_units(text: str, expected: list[int], complete: bool = True) -> dict[int, str] | None:
+    """The translations by id if the reply has exactly the `expected` ids, each once and non-empty;
+    else None. `complete=False` (the reply hit max_new_tokens) distrusts an unclosed last unit.
+    A single expected paragraph may come back without its tags or with another id."""
+    matches = list(_UNIT.finditer(text))
+    if not matches:
+        bare = _CLOSE.sub("", text).strip()
+        return {expected[0]: bare} if len(expected) == 1 and bare and complete else None
+    units: dict[int, str] = {}
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        body = text[match.end() : end]
+        closed = _CLOSE.search(body) is not None
+        if i + 1 == len(matches) and not complete and not closed:
+            return None
+        n = int(match.group(1))
+        content = _CLOSE.sub("", body).strip()
+        if n in units or not content:
+            return None
+        units[n] = content
+    if len(expected) == len(units) == 1:  # one paragraph asked, one given: a wrong id cannot misplace it
+        return {expected[0]: next(iter(units.values()))}
+    return units if sorted(units) == sorted(expected) else None
+
+
+class _Translator:
+    """Blocks of paragraphs sized to the window and max_new_tokens, and their calls."""
+
+    def __init__(self, session: Session, opts: TranslateOptions):
+        self.session = session
+        self.engine = session.engine
+        self.opts = opts
+        self.template = load_prompt("translate", opts.prompt_dirs)
+        source = opts.source_language
+        self.values = {
+            "to": language_name(opts.to),
+            "from_language": f"from {language_name(source)} " if source else "",
+        }
+        overhead = prompt_tokens(self.engine, "translate", opts.prompt_dirs, **self.values)
+        room = self.engine.context_window - overhead
+        # The block and its translation must fit the window together; the translation, max_new_tokens.
+        self.budget = max(min(opts.params.max_new_tokens // EXPANSION, room // (EXPANSION + 1)), 1)
+
+    def blocks(self, paragraphs: list[Paragraph]) -> list[list[Paragraph]]:
+        blocks: list[list[Paragraph]] = []
+        used = 0
+        for paragraph in paragraphs:
+            tokens = self.engine.count_tokens(_unit(paragraph))
+            if blocks and used + tokens <= self.budget:
+                blocks[-1].append(paragraph)
+                used += tokens
+            else:
+                blocks.append([paragraph])
+                used = tokens
+        return blocks
+
+    def block(self, block: list[Paragraph]) -> dict[int, str] | None:
+        units = "\n\n".join(_unit(p) for p in block)
+        messages = chat(self.template.render(paragraphs=units, **self.values), self.opts.prompt_dirs)
+        room = self.engine.context_window - self.engine.count_chat_tokens(messages)
+        if room < 1:
+            return None  # one paragraph larger than the window: it stays in the source language
+        wanted = max(self.opts.params.max_new_tokens, EXPANSION * self.engine.count_tokens(units))
+        ids = [p.id for p in block]
+        what = f"the translation of paragraph {ids[0]}" + (f" to {ids[-1]}" if len(ids) > 1 else "")
+        generation = self.session.generate(messages, what, min(wanted, room))
+        return parse_units(generation.text, ids, complete=generation.finish_reason != "length")
+
+
+def language_name(language: str) -> str:
+    """The language as the prompt names it: codes spelled out ("fr" -> "French"), names as given."""
+    return LANGUAGES.get(language.strip().lower(), language.strip())
+
+
+def _unit(paragraph: Paragraph) -> str:
+    return f'<p id="{paragraph.id}">{paragraph.text}</p>'
+
+
+def _write(path: Path, text: str) -> None:
+    """Write atomically: a reader never sees half a translation."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,106 @@
+import re
+
+from minimax_cli.engine.base import GenerationParams
+from minimax_cli.tasks.paragraphs import split_paragraphs
+from minimax_cli.tasks.translate import TranslateOptions, parse_units, translate
+from tests.fakes import FakeEngine
+from tests.tasks.docs import text
+
+UNIT = re.compile(r'^<p id="(\d+)">(.*?)</p>', re.DOTALL | re.MULTILINE)  # not the prompt's inline example
+
+SOURCE = """# Getting started
+
+Install the tool first.
+It takes a minute.
+
+- one item
+- another item
+
+```python
+def hello():
+
+    return "do not translate"
+```
+
+
+Last words here.
+"""
+
+
+def upper(messages, skip=()):
+    """A 'translation' into capitals, one unit per id; ids in `skip` are left out."""
+    units = UNIT.findall(messages[-1].content)
+    return "\n".join(f'<p id="{n}">{body.upper()}</p>' for n, body in units if int(n) not in skip)
+
+
+def test_paragraphs_round_trip_exactly():
+    paragraphs = split_paragraphs(SOURCE)
+    assert paragraphs.join({}) == SOURCE
+    assert [p.translatable for p in paragraphs.items] == [True, True, True, False, True]
+    assert paragraphs.items[3].text.startswith("```python") and paragraphs.items[3].text.endswith("```")
+
+
+def test_translates_every_paragraph_keeping_code_and_markdown():
+    engine = FakeEngine(upper)
+    result = translate(text(SOURCE), engine, TranslateOptions(to="fr"))
+    out = result.result
+    assert out["coverage"] == 1.0 and out["misaligned"] == [] and out["paragraphs"] == 4
+    assert out["to"] == "fr"
+    assert out["translation"] == SOURCE.replace("Getting started", "GETTING STARTED").replace(
+        "Install the tool first.\nIt takes a minute.", "INSTALL THE TOOL FIRST.\nIT TAKES A MINUTE."
+    ).replace("one item", "ONE ITEM").replace("another item", "ANOTHER ITEM").replace(
+        "Last words here.", "LAST WORDS HERE."
+    )
+    assert "do not translate" not in engine.prompts[0]
+    assert "into French" in engine.prompts[0]
+
+
+def test_markers_are_put_back_when_the_model_drops_them():
+    engine = FakeEngine(['<p id="1">Titre</p>\n<p id="2">* un\n* deux</p>'])
+    result = translate(text("## Title\n\n- one\n- two"), engine, TranslateOptions(to="French"))
+    assert result.result["translation"] == "## Titre\n\n- un\n- deux"
+
+
+def test_misaligned_block_is_retried_by_paragraph_then_marked():
+    calls = []
+
+    def flaky(messages):
+        calls.append(messages)
+        if len(calls) == 1:
+            return upper(messages, skip={2})  # the block comes back without paragraph 2
+        if '<p id="3">' in messages[-1].content:
+            return '<p id="3"></p>'  # paragraph 3 fails again on its own
+        return upper(messages)
+
+    doc = text("First one.\n\nSecond one.\n\nThird one.\n\nFourth one.")
+    result = translate(doc, FakeEngine(flaky), TranslateOptions(to="de"))
+    out = result.result
+    assert len(calls) == 5  # the block, then each of its 4 paragraphs
+    assert out["misaligned"] == [3] and out["coverage"] == 0.75
+    assert out["translation"] == "FIRST ONE.\n\nSECOND ONE.\n\nThird one.\n\nFOURTH ONE."
+    assert any("misaligned" in w for w in result.warnings)
+
+
+def test_blocks_follow_max_new_tokens():
+    doc = text("\n\n".join(f"Paragraph number {i} has some words in it." for i in range(1, 21)))
+    engine = FakeEngine(upper)
+    result = translate(doc, engine, TranslateOptions(to="es", params=GenerationParams(max_new_tokens=60)))
+    assert len(engine.calls) > 1 and result.result["coverage"] == 1.0
+    sent = [int(n) for prompt in engine.prompts for n, _ in UNIT.findall(prompt)]
+    assert sent == list(range(1, 21))
+
+
+def test_output_document_is_written(tmp_path):
+    target = tmp_path / "out.md"
+    translate(text("Hello."), FakeEngine(upper), TranslateOptions(to="fr", output=target))
+    assert target.read_text(encoding="utf-8") == "HELLO."
+
+
+def test_parse_units():
+    assert parse_units('<p id="1">a</p><p id="2">b</p>', [1, 2]) == {1: "a", 2: "b"}
+    assert parse_units('<p id="1">a</p><p id="1">b</p>', [1, 2]) is None  # duplicate
+    assert parse_units('<p id="1">a</p><p id="2"></p>', [1, 2]) is None  # empty
+    assert parse_units('<p id="1">a</p><p id="2">b', [1, 2], complete=False) is None  # cut off
+    assert parse_units('<p id="1">a\n<p id="2">b', [1, 2]) == {1: "a", 2: "b"}  # closers forgotten
+    assert parse_units("Bonjour.", [7]) == {7: "Bonjour."}
+    assert parse_units('<p id="1">Bonjour.</p>', [7]) == {7: "Bonjour."}
