@@ -146,8 +146,9 @@ class Emitter:
 
 
 def run_jobs(paths: list[str], task: str, call, engine_spec: str, quant, output, as_json, quiet,
-             gen_flags: tuple, dirs: tuple[Path, ...]) -> int:
-    """Load each document, run `call(doc, engine, params, progress) -> [TaskResult]`, emit records.
+             gen_flags: tuple, dirs: tuple[Path, ...], load=None) -> int:
+    """Load each document (with `load(path)` when given), run `call(doc, engine, params, progress)
+    -> [TaskResult]`, emit records.
 
     Documents that cannot be read become error records and a non-zero exit; the rest still run."""
     from minimax_cli.records import success_record
@@ -159,7 +160,7 @@ def run_jobs(paths: list[str], task: str, call, engine_spec: str, quant, output,
     with Emitter(output, as_json) as emit:
         for path in paths:
             try:
-                doc = load_document(path, stdin=sys.stdin)
+                doc = load(path) if load else load_document(path, stdin=sys.stdin)
                 if engine is None:
                     engine = open_engine(engine_spec, quant, progress)
                 params = generation_params(engine, *gen_flags)
@@ -184,26 +185,35 @@ def run_jobs(paths: list[str], task: str, call, engine_spec: str, quant, output,
 def summarize(
     paths: list[str] = typer.Argument(..., help="Files or folders to summarise ('-' reads stdin); one record each."),
     length: str = typer.Option("medium", "--length", help="short | medium | long"),
-    strategy: str = typer.Option("auto", "--strategy", help="auto (one pass when it fits) | single | hierarchical"),
+    strategy: str = typer.Option("auto", "--strategy", help="auto (one pass when it fits, else hierarchical) | "
+                                 "single | hierarchical (part summaries merged) | incremental (a running "
+                                 "summary updated part by part)"),
+    chapters: bool = typer.Option(False, "--chapters", help="Also summarise each chapter (or file) on its own, "
+                                  "with its page or line range; with auto, the chapter summaries are merged "
+                                  "into the whole."),
     model: str = ModelOpt, output: Optional[Path] = OutputOpt, as_json: bool = JsonOpt,
     max_new_tokens: Optional[int] = MaxNewOpt, temperature: Optional[float] = TempOpt,
     top_p: Optional[float] = TopPOpt, seed: int = SeedOpt, quant: Optional[str] = QuantOpt,
     prompts: Optional[Path] = PromptsOpt, quiet: bool = QuietOpt,
 ):
     """Summarise documents: one pass when the text fits the model, else part by part along the
-    document's chapters, pages or files, then merged.
+    document's chapters, pages or files, then merged. The record says which strategy ran.
 
-    Example: minimax summarize samples/book.pdf -o summaries.jsonl"""
-    from minimax_cli.tasks.summarize import LENGTH_WORDS, SummarizeOptions, summarize as run
+    Example: minimax summarize samples/book.pdf --chapters -o summaries.jsonl"""
+    from minimax_cli.tasks.summarize import LENGTH_WORDS, STRATEGIES, SummarizeOptions, summarize as run
 
     def call(doc, engine, params, progress):
         if max_new_tokens is None:  # room for the asked length (~1.6 tokens a word, with slack)
             params = replace(params, max_new_tokens=max(params.max_new_tokens, int(LENGTH_WORDS[length] * 1.6)))
-        opts = SummarizeOptions(length=length, strategy=strategy, params=params, prompt_dirs=dirs)
+        opts = SummarizeOptions(length=length, strategy=strategy, params=params, prompt_dirs=dirs,
+                                chapters=chapters)
         return [run(doc, engine, opts, progress)], opts.settings()
 
     if length not in LENGTH_WORDS:
         console.error(f"--length must be one of {', '.join(LENGTH_WORDS)}")
+        raise typer.Exit(ExitStatus.USAGE)
+    if strategy not in STRATEGIES:
+        console.error(f"--strategy must be one of {', '.join(STRATEGIES)}")
         raise typer.Exit(ExitStatus.USAGE)
 
     def body():
@@ -250,25 +260,48 @@ def ask(
 
 @app.command()
 def review(
-    path: str = typer.Argument(..., help="A file, a repository folder, or a unified diff (.diff/.patch, or '-')."),
+    path: str = typer.Argument(..., help="A file, a repository folder, or a unified diff (.diff/.patch, or '-'); "
+                               "with --diff, a file or folder inside a git work tree."),
+    diff: Optional[str] = typer.Option(None, "--diff", help="Review only what changed against this revision "
+                                       "(`git diff REV`: a branch, HEAD~1, a commit, main...HEAD)."),
+    fmt: str = typer.Option("text", "--format", help="What stdout shows: text | jsonl (one finding a line) | "
+                            "sarif (SARIF 2.1.0) | rdjsonl (reviewdog) | markdown. Printed also with -o."),
     model: str = ModelOpt, output: Optional[Path] = OutputOpt, as_json: bool = JsonOpt,
     max_new_tokens: Optional[int] = MaxNewOpt, temperature: Optional[float] = TempOpt,
     top_p: Optional[float] = TopPOpt, seed: int = SeedOpt, quant: Optional[str] = QuantOpt,
     prompts: Optional[Path] = PromptsOpt, quiet: bool = QuietOpt,
 ):
     """Review code: findings with path, line range (checked to exist), severity, category,
-    message and suggestion. A diff is reviewed hunk by hunk.
+    message and suggestion. A diff, or the changes against --diff REV, is reviewed hunk by hunk.
 
-    Example: minimax review samples/bug.diff --json"""
+    Example: minimax review . --diff main --format sarif > review.sarif"""
     from minimax_cli.tasks.review import ReviewOptions, review as run
+    from minimax_cli.tasks.review_formats import FORMATS, render_findings
+
+    if fmt not in FORMATS:
+        console.error(f"--format must be one of {', '.join(FORMATS)}")
+        raise typer.Exit(ExitStatus.USAGE)
+    if fmt != "text" and as_json:
+        console.error("--json prints records; use it or --format, not both")
+        raise typer.Exit(ExitStatus.USAGE)
 
     def call(doc, engine, params, progress):
         opts = ReviewOptions(params=params, prompt_dirs=dirs)
-        return [run(doc, engine, opts, progress)], opts.settings()
+        result = run(doc, engine, opts, progress)
+        result.text = render_findings(fmt, result.result["findings"], result.text)
+        if fmt != "text" and output is not None:  # the record goes to -o; the asked format still to stdout
+            console.out(result.text)
+        return [result], opts.settings()
+
+    def load_changes(target: str):
+        from minimax_cli.sources.gitdiff import load_git_diff
+
+        return load_git_diff(target, diff)
 
     dirs = _dirs_or_exit(prompts)
     guarded(lambda: run_jobs([path], "review", call, model, quant, output, as_json, quiet,
-                             (max_new_tokens, temperature, top_p, seed), dirs))
+                             (max_new_tokens, temperature, top_p, seed), dirs,
+                             load=load_changes if diff else None))
 
 
 @app.command()
@@ -278,6 +311,9 @@ def translate(
     source_language: Optional[str] = typer.Option(None, "--from", help="Source language (default: detected by the model)."),
     write: Optional[Path] = typer.Option(None, "--write", help="Also write the translated document here "
                                          "(default: next to the -o file, else not written)."),
+    glossary: Optional[Path] = typer.Option(None, "--glossary", help="Terms to translate exactly as given: one "
+                                            "a line, `term = translation`, or the term alone to keep it; or "
+                                            "a JSON object. Paragraphs that miss one are reported."),
     model: str = ModelOpt, output: Optional[Path] = OutputOpt, as_json: bool = JsonOpt,
     max_new_tokens: Optional[int] = MaxNewOpt, temperature: Optional[float] = TempOpt,
     top_p: Optional[float] = TopPOpt, seed: int = SeedOpt, quant: Optional[str] = QuantOpt,
@@ -296,16 +332,26 @@ def translate(
 
     def call(doc, engine, params, progress):
         opts = TranslateOptions(to=to, source_language=source_language, params=params, output=target,
-                                prompt_dirs=dirs)
+                                prompt_dirs=dirs, glossary=terms)
         return [run(doc, engine, opts, progress)], opts.settings()
 
     dirs = _dirs_or_exit(prompts)
+    terms = _glossary_or_exit(glossary)
     guarded(lambda: run_jobs([path], "translate", call, model, quant, output, as_json, quiet,
                              (max_new_tokens, temperature, top_p, seed), dirs))
 
 
 def _lang_tag(language: str) -> str:
     return "".join(c for c in language.lower() if c.isalnum())[:12] or "translated"
+
+
+def _glossary_or_exit(path: Path | None):
+    from minimax_cli.tasks.glossary import load_glossary
+
+    try:
+        return load_glossary(path) if path is not None else ()
+    except MinimaxError as exc:
+        raise fail(exc)
 
 
 def _dirs_or_exit(prompts: Path | None) -> tuple[Path, ...]:
@@ -534,3 +580,9 @@ def _print_plan(inputs, plan) -> None:
     else:
         console.out(f"fits: no, {plan.shortfall_bytes / GiB:.1f} GiB over on the fullest GPU; "
                     f"would fit: {'; '.join(plan.advice)}")
+
+
+# ---- batch: its own module, registered here ------------------------------------------------------
+from minimax_cli.cli import batch_cmd  # noqa: E402  (imports nothing from this module at import time)
+
+app.command("batch")(batch_cmd.batch)

@@ -1,14 +1,25 @@
 """`HFEngine`: any transformers causal LM, from a model folder or a .gguf file.
 
 fp32 on CPU (faster than bf16 on the CPUs we measured), bf16 on CUDA. Generation is our own loop
-over the model's forward rather than `model.generate`: chunked prefill with progress, then one
-token per step, greedy or top-p sampled from an explicit `torch.Generator`, which times prefill and
-decode separately and stops on end-of-turn ids and stop strings.
+over the model's forward rather than `model.generate`: chunked prefill with progress, then decode,
+greedy or top-p sampled from an explicit `torch.Generator`, which times prefill and decode
+separately and stops on end-of-turn ids and stop strings.
+
+Greedy decoding is speculative by prompt lookup (engine/lookahead.py): the ids that followed the
+last earlier occurrence of the last few ids are checked in one forward with the KV cache, and the
+longest prefix that greedy decoding (repetition penalty included) would have picked is kept, plus
+the model's own next token; the cache is cropped back to what was kept. The answer is the same
+token for token as one token per forward, at a fraction of the forwards when the answer copies from
+the prompt. Sampling decodes one token per forward.
+
+`generate_many` prefills the token prefix that all its conversations share (the document) once and
+starts each conversation from a copy of that cache.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 import time
@@ -32,6 +43,8 @@ from minimax_cli.engine.base import (
     Message,
     split_reasoning,
 )
+from minimax_cli.engine.hybrid.engine import shared_prefix_length
+from minimax_cli.engine.lookahead import DecodeStats, NgramDrafter
 from minimax_cli.engine.pieces import split_for_tokenizer
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
@@ -41,6 +54,8 @@ from minimax_cli.progress import NULL_PROGRESS, Progress
 _END_MARKERS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>")
 _SLOT = "\ue000{}\ue001"  # a content placeholder: private-use characters no template touches
 _SLOT_PATTERN = re.compile("\ue000(\\d+)\ue001")
+DRAFT_TOKENS = 10  # most draft tokens checked per forward (see _lookahead_tokens)
+MIN_SHARED_PREFIX = 16  # generate_many: below this, copying the cache costs more than it saves
 
 
 def pick_device() -> str:
@@ -98,7 +113,7 @@ class HFEngine(Engine):
     """A transformers causal LM with its own tokenizer and chat template."""
 
     def __init__(self, model, tokenizer, info: EngineInfo, *, repetition_penalty: float = 1.05,
-                 prefill_chunk: int = 2048):
+                 prefill_chunk: int = 2048, lookahead: bool = True, draft_tokens: int = DRAFT_TOKENS):
         if not tokenizer.chat_template:
             raise MinimaxError(ErrorCode.BAD_CHECKPOINT, "the model has no chat template", info.path)
         self.model = model
@@ -109,6 +124,9 @@ class HFEngine(Engine):
         self.penalty = RepetitionPenaltyLogitsProcessor(float(repetition_penalty))
         self.prefill_chunk = prefill_chunk
         self.eos_ids = _eos_ids(model, tokenizer)
+        self.lookahead = lookahead  # prompt-lookup drafts for greedy decoding; off: one token per forward
+        self.draft_tokens = draft_tokens
+        self.last_stats = DecodeStats()  # of the latest decode, for benchmarks and tests
 
     @classmethod
     def load(cls, path: Path, *, name: str | None = None, dtype: str | None = None,
@@ -145,32 +163,67 @@ class HFEngine(Engine):
         """Answer `messages`. `completion_tokens` counts every token sampled, an end-of-turn
         token included, as `max_new_tokens` does."""
         ids = self._prompt_ids(messages)
+        limit = self._limit(ids, params)
+        with torch.inference_mode(), _out_of_memory(len(ids)):
+            started = time.perf_counter()
+            logits, cache = self._prefill(ids, None, progress)
+            return self._complete(ids, logits, cache, params, limit, progress, started)
+
+    def generate_many(self, conversations: Sequence[Sequence[Message]], params: GenerationParams,
+                      progress: Progress = NULL_PROGRESS) -> list[Generation]:
+        """Answer each conversation as `generate` would, prefilling the token prefix they all
+        share once: each starts from a copy of its cache. The first one's `prefill_seconds`
+        includes that prefix; the others' `cached_tokens` count it."""
+        prompts = [self._prompt_ids(c) for c in conversations]
+        limits = [self._limit(ids, params) for ids in prompts]  # refuse before any work
+        shared = shared_prefix_length(prompts) if len(prompts) > 1 else 0
+        results = []
+        with torch.inference_mode(), _out_of_memory(max(map(len, prompts), default=0)):
+            prefix, prefix_seconds = None, 0.0
+            if shared >= MIN_SHARED_PREFIX:
+                started = time.perf_counter()
+                _, prefix = self._prefill(prompts[0][:shared], None, progress)
+                prefix_seconds = time.perf_counter() - started
+            for n, (ids, limit) in enumerate(zip(prompts, limits)):
+                started = time.perf_counter()
+                if prefix is None:
+                    logits, cache = self._prefill(ids, None, progress)
+                    cached = 0
+                else:
+                    # A copy: decoding appends to (and crops) the cache the next conversation needs.
+                    logits, cache = self._prefill(ids[shared:], copy.deepcopy(prefix), progress)
+                    cached = shared if n else 0
+                    started -= prefix_seconds if n == 0 else 0.0
+                results.append(self._complete(ids, logits, cache, params, limit, progress, started, cached))
+        return results
+
+    def _limit(self, ids: list[int], params: GenerationParams) -> int:
+        """How many tokens may follow the prompt `ids`: TOO_LARGE when none may."""
         room = self.context_window - len(ids)
         if room <= 0:
             raise MinimaxError(
                 ErrorCode.TOO_LARGE,
                 f"the prompt has {len(ids)} tokens; the context window is {self.context_window}",
             )
-        limit = min(params.max_new_tokens, room)
-        try:
-            with torch.inference_mode():
-                started = time.perf_counter()
-                logits, cache = self._prefill(ids, progress)
-                first = time.perf_counter()
-                out, finish, text = self._decode_loop(ids, logits, cache, params, limit, progress)
-                ended = time.perf_counter()
-        except torch.cuda.OutOfMemoryError as exc:
-            raise MinimaxError(ErrorCode.OUT_OF_MEMORY, f"{len(ids)}-token prompt: {exc}") from exc
+        return min(params.max_new_tokens, room)
+
+    def _complete(self, ids: list[int], logits: torch.Tensor, cache, params: GenerationParams,
+                  limit: int, progress: Progress, started: float, cached: int = 0) -> Generation:
+        """Decode after a prefill that began at `started` and just ended."""
+        first = time.perf_counter()
+        out, finish, text = self._decode_loop(ids, logits, cache, params, limit, progress)
+        ended = time.perf_counter()
         answer, reasoning = split_reasoning(text)
         return Generation(
             text=answer, prompt_tokens=len(ids), completion_tokens=len(out), finish_reason=finish,
             prefill_seconds=first - started, decode_seconds=ended - first, reasoning=reasoning,
+            cached_tokens=cached,
         )
 
-    def _prefill(self, ids: list[int], progress: Progress):
-        """Run the prompt in chunks, so activations stay bounded and progress moves."""
+    def _prefill(self, ids: list[int], cache, progress: Progress):
+        """Run the prompt (after what `cache` holds) in chunks, so activations stay bounded and
+        progress moves; (the last position's logits, the cache)."""
         task = progress.task("prefill", len(ids), "tokens")
-        cache = None
         try:
             for start in range(0, len(ids), self.prefill_chunk):
                 chunk = ids[start:start + self.prefill_chunk]
@@ -183,39 +236,103 @@ class HFEngine(Engine):
     def _decode_loop(self, ids: list[int], logits: torch.Tensor, cache, params: GenerationParams,
                      limit: int, progress: Progress) -> tuple[list[int], str, str]:
         """(tokens sampled, finish reason, text) for at most `limit` new tokens."""
-        generator = torch.Generator(self.device).manual_seed(params.seed)
-        seen = torch.tensor([ids], device=self.device)
+        self.last_stats = stats = DecodeStats()
         out: list[int] = []
+        if limit <= 0:
+            return out, "length", ""
+        if params.temperature == 0 and self.lookahead:
+            tokens = self._lookahead_tokens(ids, logits, cache, limit, stats)
+        else:
+            tokens = self._step_tokens(ids, logits, cache, params, limit, stats)
         task = progress.task("generating", limit, "tokens")
         try:
-            for step in range(limit):
-                if step:
-                    logits, cache = self._forward([out[-1]], cache)
-                token = self._pick(seen, logits, params, generator)
+            for token in tokens:
                 out.append(token)
                 task.advance()
                 if token in self.eos_ids:
                     return out, "stop", self._decode(out)
-                seen = torch.cat([seen, seen.new_tensor([[token]])], dim=1)
                 if params.stop and (cut := _cut_at_stop(self._decode(out), params.stop)) is not None:
                     return out, "stop", cut
+                if len(out) >= limit:
+                    break
         finally:
+            tokens.close()
             task.close()
         return out, "length", self._decode(out)
 
-    def _forward(self, ids: list[int], cache):
+    def _step_tokens(self, ids: list[int], logits: torch.Tensor, cache, params: GenerationParams,
+                     limit: int, stats: DecodeStats) -> Iterator[int]:
+        """One token per forward, greedy or sampled; the caller stops taking them."""
+        generator = torch.Generator(self.device).manual_seed(params.seed)
+        seen = _Seen(ids, limit, self.device)
+        while True:
+            token = self._pick(seen.ids, logits, params, generator)
+            yield token
+            seen.append([token])
+            logits, cache = self._forward([token], cache)
+            stats.forwards += 1
+
+    def _lookahead_tokens(self, ids: list[int], logits: torch.Tensor, cache, limit: int,
+                          stats: DecodeStats) -> Iterator[int]:
+        """Greedy tokens, the same as `_step_tokens` gives, checking prompt-lookup drafts.
+
+        Each forward runs the newest token (whose keys and values the cache lacks) and a draft
+        after it. The logits at position j, penalised with the ids up to j, pick the token after
+        it; the draft's ids are kept while they equal those picks, and the first pick that differs
+        (or the one after a wholly kept draft) is the model's own next token. The cache is cropped
+        to the kept ids, so it again lacks only the newest token.
+        """
+        drafter = NgramDrafter(ids)
+        seen = _Seen(ids, limit + self.draft_tokens, self.device)
+        token = self._greedy(seen.ids, logits)
+        emitted = 0
+        while True:
+            yield token
+            emitted += 1
+            seen.append([token])
+            drafter.extend([token])
+            # The token after a wholly kept draft counts too, so a draft never runs past `limit`.
+            draft, _ = drafter.draft(min(self.draft_tokens, limit - emitted - 1))
+            logits, cache = self._forward([token, *draft], cache, keep=len(draft) + 1)
+            stats.forwards += 1
+            stats.drafted += len(draft)
+            kept = 0
+            if draft:
+                length = len(seen)
+                seen.append(draft)  # provisionally: position j is penalised with ids up to j
+                while True:
+                    token = self._greedy(seen.ids[:, :length + kept], logits[kept:kept + 1])
+                    if kept == len(draft) or token != draft[kept]:
+                        break
+                    kept += 1
+                seen.truncate(length)
+                if kept < len(draft):
+                    cache.crop(kept - len(draft))  # drop the rejected ids' keys and values
+            else:
+                token = self._greedy(seen.ids, logits)
+            stats.accepted += kept
+            for accepted in draft[:kept]:
+                yield accepted
+                emitted += 1
+                seen.append([accepted])
+                drafter.extend([accepted])
+
+    def _forward(self, ids: list[int], cache, keep: int = 1):
+        """(logits of the last `keep` positions as [keep, vocab] fp32, the cache)."""
         out = self.model(
             input_ids=torch.tensor([ids], device=self.device), past_key_values=cache,
-            use_cache=True, logits_to_keep=1,
+            use_cache=True, logits_to_keep=keep,
         )
-        return out.logits[:, -1].float(), out.past_key_values
+        return out.logits[0, -keep:].float(), out.past_key_values
+
+    def _greedy(self, seen: torch.Tensor, logits: torch.Tensor) -> int:
+        return int(self.penalty(seen, logits).argmax(-1))
 
     def _pick(self, seen: torch.Tensor, logits: torch.Tensor, params: GenerationParams,
               generator: torch.Generator) -> int:
-        scores = self.penalty(seen, logits)
         if params.temperature == 0:
-            return int(scores.argmax(-1))
-        scores = scores / params.temperature
+            return self._greedy(seen, logits)
+        scores = self.penalty(seen, logits) / params.temperature
         if params.top_p < 1:
             scores = TopPLogitsWarper(params.top_p)(seen, scores)
         return int(torch.multinomial(scores.softmax(-1), 1, generator=generator))
@@ -267,6 +384,43 @@ class HFEngine(Engine):
 
     def _decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+
+class _Seen:
+    """The prompt's and the answer's ids so far, as the [1, n] tensor the repetition penalty
+    reads, grown in place."""
+
+    def __init__(self, ids: list[int], room: int, device: torch.device):
+        self._buffer = torch.empty((1, len(ids) + room + 1), dtype=torch.long, device=device)
+        self._buffer[0, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+        self._length = len(ids)
+
+    def __len__(self) -> int:
+        return self._length
+
+    @property
+    def ids(self) -> torch.Tensor:
+        return self._buffer[:, :self._length]
+
+    def append(self, tokens: list[int]) -> None:
+        end = self._length + len(tokens)
+        if end > self._buffer.shape[1]:
+            grown = self._buffer.new_empty((1, 2 * end))
+            grown[:, :self._length] = self.ids
+            self._buffer = grown
+        self._buffer[0, self._length:end] = torch.tensor(tokens, dtype=torch.long)
+        self._length = end
+
+    def truncate(self, length: int) -> None:
+        self._length = length
+
+
+@contextlib.contextmanager
+def _out_of_memory(prompt_tokens: int) -> Iterator[None]:
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError as exc:
+        raise MinimaxError(ErrorCode.OUT_OF_MEMORY, f"{prompt_tokens}-token prompt: {exc}") from exc
 
 
 def _cut_at_stop(text: str, stops: Sequence[str]) -> str | None:

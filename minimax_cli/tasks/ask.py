@@ -18,7 +18,7 @@ from minimax_cli.engine.base import Engine, Generation, GenerationParams
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 from minimax_cli.sources.document import Document, Locator, Segment
-from minimax_cli.tasks.citations import cite
+from minimax_cli.tasks.citations import check_citation, cite
 from minimax_cli.tasks.framing import SEPARATOR_TOKENS, frame_ask, render
 from minimax_cli.tasks.jsonparse import find_json, flat_objects
 from minimax_cli.tasks.plan import plan, slice_segment, split_text
@@ -86,7 +86,7 @@ def ask(
     ]
     generations = engine.generate_many(conversations, opts.params, progress)
     return [
-        _answer(session, q, n, gen, excerpts, strategy, len(questions))
+        _answer(session, doc, q, n, gen, excerpts, strategy, len(questions))
         for n, (q, gen, excerpts) in enumerate(zip(questions, generations, shown, strict=True), 1)
     ]
 
@@ -105,8 +105,11 @@ def parse_answer(text: str) -> tuple[str, list[tuple[object, object]], bool]:
     return _FENCES.sub("", text.strip()).strip(), [], False
 
 
-def verify(cited: list[tuple[object, object]], excerpts: list[Segment]) -> tuple[list[dict], int]:
-    """The citations whose quote occurs in the excerpt they name, and how many were dropped."""
+def verify(
+    cited: list[tuple[object, object]], excerpts: list[Segment], doc: Document | None = None
+) -> tuple[list[dict], int]:
+    """The citations whose quote occurs in the excerpt they name (and, given `doc`, at the
+    citation's locator in the document), and how many were dropped."""
     kept: list[dict] = []
     dropped = 0
     for number, quote in cited:
@@ -114,6 +117,8 @@ def verify(cited: list[tuple[object, object]], excerpts: list[Segment]) -> tuple
         citation = None
         if n is not None and 1 <= n <= len(excerpts) and isinstance(quote, str):
             citation = cite(excerpts[n - 1], quote)
+        if citation is not None and doc is not None and not check_citation(doc, citation):
+            citation = None
         if citation is None:
             dropped += 1
         elif citation not in kept:
@@ -122,10 +127,17 @@ def verify(cited: list[tuple[object, object]], excerpts: list[Segment]) -> tuple
 
 
 def _answer(
-    session: Session, question: str, n: int, gen: Generation, excerpts: list[Segment], strategy: str, count: int
+    session: Session,
+    doc: Document,
+    question: str,
+    n: int,
+    gen: Generation,
+    excerpts: list[Segment],
+    strategy: str,
+    count: int,
 ) -> TaskResult:
     answer, cited, structured = parse_answer(gen.text)
-    citations, dropped = verify(cited, excerpts)
+    citations, dropped = verify(cited, excerpts, doc)
     answered = bool(answer) and not (_DONT_KNOW.search(answer) and not citations)
     if not answered:
         citations = []

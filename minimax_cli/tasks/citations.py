@@ -4,6 +4,10 @@ A quote counts when it occurs in the cited segment after both are normalised: Un
 forms, case, typographic quotes and dashes, soft hyphens, and runs of whitespace (so a quote may span
 a line break or a page's hard wrap). A quote that elides its middle with "..." counts when its pieces
 occur in order. The citation then names the page, or the lines that actually hold the quote.
+
+Before a citation is written, `check_citation` reads the document again at the citation's own
+locator (the page, or exactly its lines) and finds the quote there, so an off-by-one line range
+or a page that does not exist never reaches a record.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from minimax_cli.sources.document import Segment
+from minimax_cli.sources.document import Document, Segment
 
 MIN_QUOTE_CHARS = 3  # shorter quotes ("a", "42") match almost anywhere and prove nothing
 
@@ -91,3 +95,42 @@ def cite(segment: Segment, quote: str) -> dict | None:
     if loc.item is not None:
         return {"path": loc.path, "item": loc.item, "quote": exact}
     return {"path": loc.path, "quote": exact}
+
+
+def check_citation(doc: Document, citation: dict) -> bool:
+    """Whether `doc` has the citation's locator and its quote occurs there."""
+    text = located_text(doc, citation)
+    return text is not None and find_quote(text, citation.get("quote", "")) is not None
+
+
+def located_text(doc: Document, citation: dict) -> str | None:
+    """The document's text at a citation's locator, or None when the document has no such place."""
+    same = [s for s in doc.segments if s.locator.path == citation.get("path")]
+    if "page" in citation:
+        page = [s for s in same if s.locator.page == citation["page"]]
+        if not page or page[0].locator.page_label != citation.get("page_label"):
+            return None
+        return "\n".join(s.text for s in page)
+    if "start_line" in citation:
+        return _lines(doc, same, citation["start_line"], citation.get("end_line", citation["start_line"]))
+    if "item" in citation:
+        return "\n".join(s.text for s in same if s.locator.item == citation["item"]) or None
+    return "\n".join(s.text for s in same) or None
+
+
+def _lines(doc: Document, segments: list[Segment], first: int, last: int) -> str | None:
+    """Lines `first..last` of a file, from the segments that hold them; a diff's hunks, whose text
+    is not the file's lines, count whole where their range meets `first..last`."""
+    if not isinstance(first, int) or not isinstance(last, int) or not 1 <= first <= last:
+        return None
+    if doc.kind == "diff":
+        hunks = [s.text for s in segments if s.locator.start_line <= last and first <= (s.locator.end_line or 0)]
+        return "\n".join(hunks) or None
+    lines: dict[int, str] = {}
+    for segment in segments:
+        if segment.locator.start_line is not None:
+            for i, line in enumerate(segment.text.split("\n")):
+                lines[segment.locator.start_line + i] = line
+    if any(n not in lines for n in range(first, last + 1)):
+        return None
+    return "\n".join(lines[n] for n in range(first, last + 1))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from minimax_cli.engine.base import Engine
 from minimax_cli.errors import ErrorCode, MinimaxError
-from minimax_cli.sources.document import Document, Locator, Segment
+from minimax_cli.sources.document import Document, Locator, Section, Segment
 from minimax_cli.tasks.framing import FRAMES, SEPARATOR_TOKENS, Frame
 from minimax_cli.tasks.prompts import chat, load_prompt
 
@@ -95,16 +95,20 @@ def plan(
     *,
     part_answer_tokens: int | None = None,
     extra_tokens: int = 0,
+    part_extra_tokens: int = 0,
     split: bool = False,
+    steps: tuple[str, str] | None = None,
     prompt_dirs: Sequence[Path] = (),
 ) -> Plan:
     """Plan `task` over `doc`: one pass if it fits with `answer_tokens` to spare, else parts.
 
     `part_answer_tokens` is the answer each part needs when it differs (summaries of parts);
-    `extra_tokens` is prompt text besides the document (ask's question); `split` forces parts, one
-    per top-level section, even when the whole fits.
+    `extra_tokens` is prompt text besides the document (ask's question), `part_extra_tokens` more
+    of it that only parts carry (the running summary of incremental summarising); `split` forces
+    parts, one per top-level section, even when the whole fits; `steps` names the templates of the
+    whole and of a part when they differ from the task's usual ones.
     """
-    single_step, part_step = STEP_PROMPTS[task]
+    single_step, part_step = steps or STEP_PROMPTS[task]
     frame = FRAMES[task]
     seg_tokens = [engine.count_tokens(frame(doc, s, i + 1)) + SEPARATOR_TOKENS for i, s in enumerate(doc.segments)]
     total = sum(seg_tokens)
@@ -117,7 +121,7 @@ def plan(
         return Plan(task, total, overhead, answer_tokens, window, True, "single", [whole], budget=total)
 
     part_answer = answer_tokens if part_answer_tokens is None else part_answer_tokens
-    part_overhead = prompt_tokens(engine, part_step, prompt_dirs) + extra_tokens
+    part_overhead = prompt_tokens(engine, part_step, prompt_dirs) + extra_tokens + part_extra_tokens
     budget = window - part_overhead - part_answer
     if budget < 16:
         raise MinimaxError(
@@ -144,7 +148,8 @@ class _Unit:
     chars: tuple[int, int] | None = None
 
 
-def _top_sections(doc: Document):
+def top_sections(doc: Document) -> list[Section]:
+    """The outermost sections (chapters, files) in document order, without overlaps."""
     if not doc.sections:
         return []
     top = min(s.level for s in doc.sections)
@@ -169,7 +174,7 @@ def _units(doc: Document, engine: Engine, frame: Frame, seg_tokens: list[int], b
                 units.append(_Unit(i, i + 1, tokens, title, chars=(a, b)))
 
     pos = 0
-    for section in _top_sections(doc):
+    for section in top_sections(doc):
         segments(pos, section.start, None)
         tokens = sum(seg_tokens[section.start : section.end])
         if tokens <= budget:
@@ -274,6 +279,27 @@ def describe(doc: Document, part: Part) -> str:
         return where  # no titles, or titles that are the file names (a repository's sections)
     title = part.sections[0] if len(part.sections) == 1 else f"{part.sections[0]} – {part.sections[-1]}"
     return f"{title} ({where})" if where else title
+
+
+def extent(segments: list[Segment]) -> dict:
+    """What a run of segments covers, as data: `{"path", "pages": [a, b], "page_labels": [a, b]}`
+    for PDFs, `{"path", "lines": [a, b]}` for text and code, `{"files": [...]}` across files."""
+    if not segments:
+        return {}
+    paths = list(dict.fromkeys(s.locator.path for s in segments))
+    if len(paths) > 1:
+        return {"files": paths}
+    first, last = segments[0].locator, segments[-1].locator
+    out: dict = {"path": first.path}
+    if first.page is not None:
+        out["pages"] = [first.page, last.page]
+        if first.page_label is not None or last.page_label is not None:
+            out["page_labels"] = [first.page_label, last.page_label]
+    elif first.start_line is not None:
+        out["lines"] = [first.start_line, last.end_line or last.start_line]
+    elif first.item is not None:
+        out["items"] = [first.item, last.item]
+    return out
 
 
 def _where(segments: list[Segment], several_files: bool) -> str:

@@ -18,7 +18,7 @@ from minimax_cli.resources import data_dir
 
 # The templates each task renders, in the order it uses them; `system` frames every call.
 TASK_PROMPTS: dict[str, tuple[str, ...]] = {
-    "summarize": ("system", "summarize_single", "summarize_map", "summarize_reduce"),
+    "summarize": ("system", "summarize_single", "summarize_map", "summarize_reduce", "summarize_update"),
     "ask": ("system", "ask"),
     "review": ("system", "review"),
     "translate": ("system", "translate"),

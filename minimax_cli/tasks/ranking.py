@@ -3,7 +3,9 @@
 Terms are lower-cased words; identifiers also count by their parts (`getUserName` -> getusername,
 get, user, name; `max_retries` -> max_retries, max, retries), so a question in plain words finds
 code. A segment's file path counts `PATH_WEIGHT` times, so "where is auth handled?" finds
-`app/auth.py`.
+`app/auth.py`, and the names it defines (functions, classes, types, constants) count
+`SYMBOL_WEIGHT` times, so "where is the session token verified?" finds `def verify_token` rather
+than every line that calls it.
 """
 
 from __future__ import annotations
@@ -17,9 +19,17 @@ from minimax_cli.sources.document import Segment
 K1 = 1.5
 B = 0.75
 PATH_WEIGHT = 3
+SYMBOL_WEIGHT = 3
 
 _WORD = re.compile(r"\w+")
 _PART = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+# Definitions in the common languages: Python, JS/TS, Go, Rust, C-family types, constants.
+_DEFINITION = re.compile(
+    r"^[ \t]*(?:export\s+)?(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?"
+    r"(?:def|class|function|func(?:\s*\([^)]*\))?|fn|struct|enum|interface|trait|type|impl|const|let|var)"
+    r"\s+([A-Za-z_][A-Za-z0-9_]*)|^([A-Z][A-Z0-9_]{2,})\s*=",
+    re.MULTILINE,
+)
 _STOP = frozenset(
     "a an and are as at be by can do does for from has have how i if in is it its of on or that the "
     "this to was were what when where which who why will with".split()
@@ -41,8 +51,14 @@ def query_terms(question: str) -> list[str]:
     return [t for t in terms(question) if t not in _STOP]
 
 
+def symbols(text: str) -> list[str]:
+    """The names `text` defines: functions, classes, types, constants."""
+    return [a or b for a, b in _DEFINITION.findall(text)]
+
+
 def segment_terms(segment: Segment) -> list[str]:
-    return terms(segment.text) + terms(segment.locator.path) * PATH_WEIGHT
+    defined = terms(" ".join(symbols(segment.text)))
+    return terms(segment.text) + terms(segment.locator.path) * PATH_WEIGHT + defined * SYMBOL_WEIGHT
 
 
 class BM25:

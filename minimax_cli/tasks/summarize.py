@@ -1,70 +1,91 @@
-"""summarize: one pass when the document fits, otherwise map and reduce.
+"""summarize: one pass when the document fits, otherwise along its own structure.
 
-Map summarises each part of the plan (chapters, pages, files), telling the model which part it
-reads; reduce merges the part summaries, in groups and then the groups' summaries when they
-together exceed the window (BooookScore's hierarchical merging).
+Strategies (BooookScore's two workflows, plus the single pass):
+- single: the whole document in one call.
+- hierarchical: each part of the plan (chapters, pages, files) is summarised with its locator, then
+  the part summaries are merged, in groups and then the groups' summaries when they together
+  exceed the window.
+- incremental: the parts in order, each call updating a running summary of everything so far.
+`auto` runs single when the document fits and hierarchical when it does not.
+
+With `chapters`, each top-level section (chapter, file) is also summarised on its own, with its page
+or line range; under `auto` and `hierarchical` those chapter summaries are the parts that get
+merged, so no text is read twice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from minimax_cli.engine.base import Engine, GenerationParams
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
-from minimax_cli.sources.document import Document
+from minimax_cli.sources.document import Document, Segment
 from minimax_cli.tasks.framing import SEPARATOR, SEPARATOR_TOKENS, render
-from minimax_cli.tasks.plan import Plan, plan, prompt_tokens
+from minimax_cli.tasks.plan import Part, Plan, describe, extent, plan, prompt_tokens, top_sections
 from minimax_cli.tasks.prompts import chat, load_prompt
 from minimax_cli.tasks.result import TaskResult
 from minimax_cli.tasks.session import Session
 
 # Target length of the final summary in words; set max_new_tokens to at least ~1.5x this.
 LENGTH_WORDS = {"short": 120, "medium": 300, "long": 700}
-STRATEGIES = ("auto", "single", "hierarchical")
+STRATEGIES = ("auto", "single", "hierarchical", "incremental")
 # A reduce call must hold at least this many part summaries, so merging always makes progress.
 MIN_GROUP = 3
+PART_STEPS = ("summarize_map", "summarize_map")  # a chapter or a piece is read as "one part"
 
 
 @dataclass
 class SummarizeOptions:
     length: str = "medium"  # short | medium | long
-    strategy: str = "auto"  # auto: one pass if it fits | single: one pass or fail | hierarchical: per section
+    strategy: str = "auto"  # auto | single | hierarchical | incremental
     params: GenerationParams = field(default_factory=GenerationParams)
     prompt_dirs: tuple[Path, ...] = ()
+    chapters: bool = False  # also a summary per top-level section, with its range
 
     def settings(self) -> dict:
-        return {**self.params.to_dict(), "length": self.length, "strategy": self.strategy}
+        return {**self.params.to_dict(), "length": self.length, "strategy": self.strategy, "chapters": self.chapters}
+
+
+@dataclass
+class _Run:
+    """Consecutive segments `[start, end)` summarised as one unit; `title` None for text outside
+    any chapter (a title page, an appendix)."""
+
+    title: str | None
+    start: int
+    end: int
 
 
 def summarize(doc: Document, engine: Engine, opts: SummarizeOptions, progress: Progress = NULL_PROGRESS) -> TaskResult:
-    """Summarize `doc`: {"summary", "parts" (when split), "strategy"}."""
+    """Summarize `doc`: {"summary", "strategy", "parts" (when split), "chapters" (when asked)}."""
     session = Session("summarize", engine, opts.params, progress, opts.prompt_dirs)
     the_plan = summarize_plan(doc, engine, opts)
     words = LENGTH_WORDS[opts.length]
-    if the_plan.strategy == "single" or (len(the_plan.parts) == 1 and the_plan.fits):
-        template = load_prompt("summarize_single", opts.prompt_dirs)
-        user = template.render(words=words, document=render(doc, doc.segments, "summarize"))
-        summary = session.generate(chat(user, opts.prompt_dirs), "the summary").text.strip()
-        return session.result({"summary": summary, "strategy": "single"}, summary, "single")
+    steps = _Steps(session, doc, opts)
+    runs = _chapter_runs(doc) if opts.chapters else []
+    if opts.chapters and not any(r.title for r in runs):
+        session.warnings.append("the document has no chapters or sections; no per-chapter summaries")
+    strategy = _strategy(opts, the_plan, runs)
+    result: dict = {"strategy": strategy}
 
-    map_tokens = _map_tokens(engine, opts)
-    map_words = min(words, max(map_tokens * 2 // 3, 1))
-    template = load_prompt("summarize_map", opts.prompt_dirs)
-    parts = []
-    task = progress.task("Summarizing parts", total=len(the_plan.parts), unit="parts")
-    for n, part in enumerate(the_plan.parts, 1):
-        user = template.render(
-            locator=part.locator, words=map_words, document=render(doc, part.segments(doc), "summarize")
-        )
-        generation = session.generate(chat(user, opts.prompt_dirs), f"the summary of part {n}", map_tokens)
-        parts.append({"locator": part.locator, "summary": generation.text.strip()})
-        task.advance()
-    task.close()
-    summary = _reduce(session, opts, [(p["locator"], p["summary"]) for p in parts], map_tokens, map_words)
-    result = {"summary": summary, "parts": parts, "strategy": "hierarchical"}
-    return session.result(result, summary, "hierarchical")
+    run_summaries = steps.runs(runs) if any(r.title for r in runs) else []
+    if strategy == "single":
+        result["summary"] = steps.single(words)
+    elif strategy == "incremental":
+        result["summary"], result["parts"] = steps.incremental(the_plan.parts, words)
+    else:
+        if run_summaries:
+            parts = [{k: v for k, v in r.items() if k != "title"} for r in run_summaries]
+        else:
+            parts = steps.parts(the_plan.parts)
+        items = [(p["locator"], p["summary"]) for p in parts]
+        result["summary"] = steps.reduce(items, words, opts.params.max_new_tokens)
+        result["parts"] = parts
+    if opts.chapters:
+        result["chapters"] = [r for r in run_summaries if r["title"]]
+    return session.result(result, _render(result), strategy)
 
 
 def summarize_plan(doc: Document, engine: Engine, opts: SummarizeOptions) -> Plan:
@@ -75,13 +96,17 @@ def summarize_plan(doc: Document, engine: Engine, opts: SummarizeOptions) -> Pla
         raise MinimaxError(ErrorCode.BAD_REQUEST, f"strategy must be one of {', '.join(STRATEGIES)}")
     if not doc.segments:
         raise MinimaxError(ErrorCode.EMPTY, "the document has no text", doc.path)
+    incremental = opts.strategy == "incremental"
     the_plan = plan(
         doc,
         engine,
         "summarize",
         opts.params.max_new_tokens,
-        part_answer_tokens=_map_tokens(engine, opts),
+        part_answer_tokens=opts.params.max_new_tokens if incremental else map_tokens(engine, opts),
+        # an update call carries the running summary, which is at most one answer long
+        part_extra_tokens=opts.params.max_new_tokens if incremental else 0,
         split=opts.strategy == "hierarchical",
+        steps=("summarize_single", "summarize_update") if incremental else None,
         prompt_dirs=opts.prompt_dirs,
     )
     if opts.strategy == "single" and not the_plan.fits:
@@ -89,13 +114,13 @@ def summarize_plan(doc: Document, engine: Engine, opts: SummarizeOptions) -> Pla
             ErrorCode.TOO_LARGE,
             f"the document needs {the_plan.tokens + the_plan.prompt_tokens} prompt tokens plus "
             f"{the_plan.answer_tokens} for the summary, more than the {the_plan.context_window}-token "
-            "context window; use --strategy auto or hierarchical",
+            "context window; use --strategy auto, hierarchical or incremental",
             doc.path,
         )
     return the_plan
 
 
-def _map_tokens(engine: Engine, opts: SummarizeOptions) -> int:
+def map_tokens(engine: Engine, opts: SummarizeOptions) -> int:
     """The length of a part summary: the final answer's, or less so that MIN_GROUP of them fit
     one reduce call."""
     room = engine.context_window - prompt_tokens(engine, "summarize_reduce", opts.prompt_dirs)
@@ -109,32 +134,148 @@ def _map_tokens(engine: Engine, opts: SummarizeOptions) -> int:
     return min(opts.params.max_new_tokens, room // (MIN_GROUP + 1))
 
 
-def _reduce(
-    session: Session, opts: SummarizeOptions, items: list[tuple[str, str]], map_tokens: int, map_words: int
-) -> str:
-    """Merge labelled summaries into one, in rounds of groups while they exceed the window."""
-    engine = session.engine
-    template = load_prompt("summarize_reduce", opts.prompt_dirs)
-    overhead = prompt_tokens(engine, "summarize_reduce", opts.prompt_dirs)
-    round_ = 0
-    while True:
-        blocks = [f"[{label}]\n{summary}" for label, summary in items]
-        sizes = [engine.count_tokens(b) + SEPARATOR_TOKENS for b in blocks]
-        if overhead + sum(sizes) + opts.params.max_new_tokens <= engine.context_window:
-            user = template.render(words=LENGTH_WORDS[opts.length], summaries=SEPARATOR.join(blocks))
-            return session.generate(chat(user, opts.prompt_dirs), "the merged summary").text.strip()
-        round_ += 1
-        groups = _groups(sizes, engine.context_window - overhead - map_tokens)
-        if len(groups) >= len(items):
-            raise MinimaxError(ErrorCode.TOO_LARGE, "part summaries are too long to merge in this context window")
-        merged = []
-        for g, (start, end) in enumerate(groups, 1):
-            user = template.render(words=map_words, summaries=SEPARATOR.join(blocks[start:end]))
-            what = f"the merged summary {g} of round {round_}"
-            generation = session.generate(chat(user, opts.prompt_dirs), what, map_tokens)
-            label = items[start][0] if end - start == 1 else f"{items[start][0]} – {items[end - 1][0]}"
-            merged.append((label, generation.text.strip()))
-        items = merged
+def _strategy(opts: SummarizeOptions, the_plan: Plan, runs: list[_Run]) -> str:
+    if opts.strategy == "auto":
+        if any(r.title for r in runs):
+            return "hierarchical"  # the chapter summaries are read anyway: merge them
+        return "single" if the_plan.strategy == "single" else "hierarchical"
+    if opts.strategy == "incremental" and the_plan.strategy == "single":
+        return "single"  # one part: updating a summary of nothing is a single pass
+    return opts.strategy
+
+
+def _chapter_runs(doc: Document) -> list[_Run]:
+    """The top-level sections, and the text between and around them, covering every segment."""
+    runs: list[_Run] = []
+    pos = 0
+    for section in top_sections(doc):
+        if section.start > pos:
+            runs.append(_Run(None, pos, section.start))
+        runs.append(_Run(section.title, section.start, section.end))
+        pos = section.end
+    if pos < len(doc.segments):
+        runs.append(_Run(None, pos, len(doc.segments)))
+    return runs
+
+
+class _Steps:
+    """The calls of one summary: single pass, map, update, reduce, and runs of segments."""
+
+    def __init__(self, session: Session, doc: Document, opts: SummarizeOptions):
+        self.session = session
+        self.engine = session.engine
+        self.doc = doc
+        self.opts = opts
+        self.map_tokens = map_tokens(self.engine, opts)
+        self.map_words = min(LENGTH_WORDS[opts.length], max(self.map_tokens * 2 // 3, 1))
+
+    def single(self, words: int) -> str:
+        template = load_prompt("summarize_single", self.opts.prompt_dirs)
+        user = template.render(words=words, document=render(self.doc, self.doc.segments, "summarize"))
+        return self._call(user, "the summary")
+
+    def map(self, segments: list[Segment], locator: str, what: str) -> str:
+        template = load_prompt("summarize_map", self.opts.prompt_dirs)
+        user = template.render(
+            locator=locator, words=self.map_words, document=render(self.doc, segments, "summarize")
+        )
+        return self._call(user, what, self.map_tokens)
+
+    def parts(self, parts: list[Part]) -> list[dict]:
+        """A summary of each part of the plan, with what it covers."""
+        out = []
+        task = self.session.progress.task("Summarizing parts", total=len(parts), unit="parts")
+        for n, part in enumerate(parts, 1):
+            segments = part.segments(self.doc)
+            summary = self.map(segments, part.locator, f"the summary of part {n}")
+            out.append({"locator": part.locator, **extent(segments), "summary": summary})
+            task.advance()
+        task.close()
+        return out
+
+    def runs(self, runs: list[_Run]) -> list[dict]:
+        """A summary of each run (a chapter, or the text around chapters), each in one call when
+        it fits and else in pieces merged into one."""
+        out = []
+        task = self.session.progress.task("Summarizing chapters", total=len(runs), unit="chapters")
+        for run in runs:
+            segments = self.doc.segments[run.start : run.end]
+            sub = replace(self.doc, segments=segments, sections=[])
+            whole = Part(0, len(segments), 0, sections=[run.title] if run.title else [])
+            locator = describe(sub, whole)
+            name = f"the summary of {run.title or locator}"
+            pieces = plan(
+                sub,
+                self.engine,
+                "summarize",
+                self.map_tokens,
+                steps=PART_STEPS,
+                prompt_dirs=self.opts.prompt_dirs,
+            ).parts
+            if len(pieces) == 1:
+                summary = self.map(segments, locator, name)
+            else:
+                items = [
+                    (p.locator, self.map(p.segments(sub), f"{locator}, {p.locator}", f"{name}, piece {i}"))
+                    for i, p in enumerate(pieces, 1)
+                ]
+                summary = self.reduce(items, self.map_words, self.map_tokens)
+            out.append({"title": run.title, "locator": locator, **extent(segments), "summary": summary})
+            task.advance()
+        task.close()
+        return out
+
+    def incremental(self, parts: list[Part], words: int) -> tuple[str, list[dict]]:
+        """A running summary updated part by part; each part records the summary after it."""
+        update = load_prompt("summarize_update", self.opts.prompt_dirs)
+        first = load_prompt("summarize_map", self.opts.prompt_dirs)
+        tokens = self.opts.params.max_new_tokens
+        summary, covered, out = "", "", []
+        task = self.session.progress.task("Updating the summary", total=len(parts), unit="parts")
+        for n, part in enumerate(parts, 1):
+            segments = part.segments(self.doc)
+            document = render(self.doc, segments, "summarize")
+            if n == 1:
+                user = first.render(locator=part.locator, words=words, document=document)
+            else:
+                user = update.render(
+                    summary=summary, covered=covered, locator=part.locator, words=words, document=document
+                )
+            summary = self._call(user, f"the summary updated with part {n}", tokens)
+            covered = part.locator if n == 1 else f"{parts[0].locator} – {part.locator}"
+            out.append({"locator": part.locator, **extent(segments), "summary": summary})
+            task.advance()
+        task.close()
+        return summary, out
+
+    def reduce(self, items: list[tuple[str, str]], words: int, tokens: int) -> str:
+        """Merge labelled summaries into one of `words` words, in rounds of groups while they
+        exceed the window."""
+        template = load_prompt("summarize_reduce", self.opts.prompt_dirs)
+        overhead = prompt_tokens(self.engine, "summarize_reduce", self.opts.prompt_dirs)
+        window = self.engine.context_window
+        round_ = 0
+        while True:
+            blocks = [f"[{label}]\n{summary}" for label, summary in items]
+            sizes = [self.engine.count_tokens(b) + SEPARATOR_TOKENS for b in blocks]
+            if overhead + sum(sizes) + tokens <= window:
+                user = template.render(words=words, summaries=SEPARATOR.join(blocks))
+                return self._call(user, "the merged summary", tokens)
+            round_ += 1
+            groups = _groups(sizes, window - overhead - self.map_tokens)
+            if len(groups) >= len(items):
+                raise MinimaxError(ErrorCode.TOO_LARGE, "part summaries are too long to merge in this context window")
+            merged = []
+            for g, (start, end) in enumerate(groups, 1):
+                user = template.render(words=self.map_words, summaries=SEPARATOR.join(blocks[start:end]))
+                text = self._call(user, f"the merged summary {g} of round {round_}", self.map_tokens)
+                label = items[start][0] if end - start == 1 else f"{items[start][0]} – {items[end - 1][0]}"
+                merged.append((label, text))
+            items = merged
+
+    def _call(self, user: str, what: str, max_new_tokens: int | None = None) -> str:
+        messages = chat(user, self.opts.prompt_dirs)
+        return self.session.generate(messages, what, max_new_tokens).text.strip()
 
 
 def _groups(sizes: list[int], budget: int) -> list[tuple[int, int]]:
@@ -148,3 +289,10 @@ def _groups(sizes: list[int], budget: int) -> list[tuple[int, int]]:
         total += size
     groups.append((start, len(sizes)))
     return groups
+
+
+def _render(result: dict) -> str:
+    lines = [result["summary"]]
+    for chapter in result.get("chapters", []):
+        lines += ["", f"## {chapter['locator']}", chapter["summary"]]
+    return "\n".join(lines)

@@ -4,7 +4,8 @@ Paragraphs go to the model in blocks of `<p id="N">...</p>` units and must come 
 ids, each once and non-empty. A block that does not is retried once paragraph by paragraph; a
 paragraph that still fails is listed as misaligned and keeps its source text, so no translation
 ever lands under the wrong paragraph. Code blocks are not sent; Markdown line markers are put back
-from the source.
+from the source. With a glossary, each block's prompt lists the terms it contains, and paragraphs
+whose translation lacks a required term are reported.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from minimax_cli.engine.base import Engine, GenerationParams
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 from minimax_cli.sources.document import Document
+from minimax_cli.tasks.glossary import Term, fingerprint, missed, prompt_lines, terms_in
 from minimax_cli.tasks.paragraphs import Paragraph, restore_markers, split_paragraphs
 from minimax_cli.tasks.plan import prompt_tokens
 from minimax_cli.tasks.prompts import chat, load_prompt
@@ -71,13 +73,18 @@ class TranslateOptions:
     params: GenerationParams = field(default_factory=GenerationParams)
     output: Path | None = None  # also write the translated document here
     prompt_dirs: tuple[Path, ...] = ()
+    glossary: tuple[Term, ...] = ()  # terms to translate exactly as given (glossary.load_glossary)
 
     def settings(self) -> dict:
-        return {**self.params.to_dict(), "to": self.to, "source_language": self.source_language}
+        settings = {**self.params.to_dict(), "to": self.to, "source_language": self.source_language}
+        if self.glossary:
+            settings["glossary_sha256"] = fingerprint(self.glossary)
+        return settings
 
 
 def translate(doc: Document, engine: Engine, opts: TranslateOptions, progress: Progress = NULL_PROGRESS) -> TaskResult:
-    """Translate `doc`: {"to", "translation", "coverage", "paragraphs", "misaligned"}."""
+    """Translate `doc`: {"to", "translation", "coverage", "paragraphs", "misaligned"}, and with a
+    glossary "glossary_missed": [{"id", "terms"}]."""
     if not opts.to.strip():
         raise MinimaxError(ErrorCode.BAD_REQUEST, "translate needs a target language")
     session = Session("translate", engine, opts.params, progress, opts.prompt_dirs)
@@ -86,6 +93,7 @@ def translate(doc: Document, engine: Engine, opts: TranslateOptions, progress: P
     todo = [p for p in paragraphs.items if p.translatable]
     translated: dict[int, str] = {}
     misaligned: list[int] = []
+    glossary_missed: list[dict] = []
     task = progress.task("Translating", total=len(todo), unit="paragraphs")
     for block in translator.blocks(todo):
         done = translator.block(block)
@@ -96,6 +104,8 @@ def translate(doc: Document, engine: Engine, opts: TranslateOptions, progress: P
         for paragraph in block:
             if done and paragraph.id in done:
                 translated[paragraph.id] = restore_markers(paragraph.text, done[paragraph.id])
+                if terms := missed(opts.glossary, paragraph.text, translated[paragraph.id]):
+                    glossary_missed.append({"id": paragraph.id, "terms": terms})
             else:
                 misaligned.append(paragraph.id)
         task.advance(len(block))
@@ -105,6 +115,8 @@ def translate(doc: Document, engine: Engine, opts: TranslateOptions, progress: P
         _write(opts.output, text)
     if misaligned:
         session.warnings.append(f"{len(misaligned)} misaligned paragraph(s) kept in the source language")
+    if glossary_missed:
+        session.warnings.append(f"{len(glossary_missed)} paragraph(s) do not use the glossary's terms")
     result = {
         "to": opts.to,
         "translation": text,
@@ -112,6 +124,8 @@ def translate(doc: Document, engine: Engine, opts: TranslateOptions, progress: P
         "paragraphs": len(todo),
         "misaligned": misaligned,
     }
+    if opts.glossary:
+        result["glossary_missed"] = glossary_missed
     return session.result(result, text, "blocks")
 
 
@@ -173,7 +187,9 @@ class _Translator:
 
     def block(self, block: list[Paragraph]) -> dict[int, str] | None:
         units = "\n\n".join(_unit(p) for p in block)
-        messages = chat(self.template.render(paragraphs=units, **self.values), self.opts.prompt_dirs)
+        glossary = prompt_lines(terms_in(self.opts.glossary, units))
+        user = self.template.render(paragraphs=units, glossary=glossary, **self.values)
+        messages = chat(user, self.opts.prompt_dirs)
         room = self.engine.context_window - self.engine.count_chat_tokens(messages)
         if room < 1:
             return None  # one paragraph larger than the window: it stays in the source language

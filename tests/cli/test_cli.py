@@ -155,3 +155,36 @@ def test_default_model_answers_from_the_book():
     assert r.exit_code == 0, r.output
     result = json.loads(r.stdout)["response"]["body"]["result"]
     assert "1902" in result["answer"]
+
+
+def test_review_diff_against_a_revision_as_sarif(tmp_path):
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (["init", "-q"], ["config", "user.email", "t@example.com"], ["config", "user.name", "t"]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True)
+    (repo / "stats.py").write_text("def total(xs):\n    s = 0\n    for x in xs:\n        s += x\n    return s\n")
+    subprocess.run(["git", "-C", str(repo), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(repo), "commit", "-q", "-m", "one"], check=True)
+    (repo / "stats.py").write_text("def total(xs):\n    s = 0\n    for x in xs[1:]:\n        s += x\n    return s\n")
+    r = run("review", "-m", "tiny", "--max-new-tokens", "4", "--diff", "HEAD", "--format", "sarif",
+            "-o", tmp_path / "r.jsonl", repo)
+    assert r.exit_code == 0, r.output
+    log = json.loads(r.stdout)
+    assert log["version"] == "2.1.0" and log["runs"][0]["tool"]["driver"]["name"] == "minimax"
+    body = read_records(tmp_path / "r.jsonl")[0]["response"]["body"]
+    assert body["source"]["kind"] == "diff" and body["result"]["files_reviewed"] == 1
+    r = run("review", "-m", "tiny", "--diff", "HEAD~5", repo)
+    assert r.exit_code == ExitStatus.USAGE and "git:" in r.stderr
+
+
+def test_new_options_are_checked_before_the_model_loads(tmp_path):
+    r = run("summarize", "-m", "tiny", "--strategy", "mapreduce", SAMPLES / "book.txt")
+    assert r.exit_code == ExitStatus.USAGE and "incremental" in r.stderr
+    r = run("review", "-m", "tiny", "--format", "xml", SAMPLES / "bug.diff")
+    assert r.exit_code == ExitStatus.USAGE and "sarif" in r.stderr
+    r = run("review", "-m", "tiny", "--format", "sarif", "--json", SAMPLES / "bug.diff")
+    assert r.exit_code == ExitStatus.USAGE
+    r = run("translate", "-m", "tiny", "--to", "fr", "--glossary", tmp_path / "none.txt", SAMPLES / "book.txt")
+    assert r.exit_code == ExitStatus.INPUT and "glossary" in r.stderr

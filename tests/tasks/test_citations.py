@@ -35,3 +35,21 @@ def test_epub_and_plain_locators():
 def test_line_range_counts_from_the_segment_start():
     segment = Segment("alpha\nbeta gamma\ndelta\n", Locator("x.py", start_line=20, end_line=22))
     assert cite(segment, "gamma delta") == {"path": "x.py", "start_line": 21, "end_line": 22, "quote": "gamma delta"}
+
+
+def test_a_citation_is_checked_again_at_its_own_locator():
+    from minimax_cli.tasks.citations import check_citation
+    from tests.tasks.docs import code, pdf
+
+    doc = code({"app/net.py": "import os\n\ndef timeout():\n    return 30\n"})
+    good = {"path": "app/net.py", "start_line": 3, "end_line": 4, "quote": "def timeout(): return 30"}
+    assert check_citation(doc, good)
+    assert not check_citation(doc, {**good, "start_line": 2, "end_line": 3})  # off by one: quote not all there
+    assert not check_citation(doc, {**good, "start_line": 4, "end_line": 9})  # no such lines
+    assert not check_citation(doc, {**good, "path": "app/other.py"})
+    book = pdf(["Preface text here.", "Water boils at 100 degrees."], labels=["i", "1"])
+    page = {"path": "book.pdf", "page": 2, "page_label": "1", "quote": "boils at 100 degrees"}
+    assert check_citation(book, page)
+    assert not check_citation(book, {**page, "page": 3})
+    assert not check_citation(book, {**page, "page_label": "2"})
+    assert not check_citation(book, {**page, "page": 1})

@@ -10,6 +10,7 @@ not carry (the lightning slopes) are computed last. Weights come from safetensor
 
 from __future__ import annotations
 
+import ctypes
 import json
 from pathlib import Path
 
@@ -131,7 +132,9 @@ def _read_shards(folder, model, place, dtype, quant, progress) -> tuple[set[str]
                     _set(model, name, f.get_tensor(name), place(name), tensor_dtype, shard)
                     if quant == "int8":
                         _quantize_owner(model, name)
+                        release_freed_memory()
                     loaded.add(name)
+            release_freed_memory()
             task.advance()
     finally:
         task.close()
@@ -146,7 +149,19 @@ def _set(model, name: str, tensor: torch.Tensor, device, dtype, where=None) -> N
     if tensor.shape != expected:
         raise MinimaxError(ErrorCode.BAD_CHECKPOINT, f"{name} has shape {tuple(tensor.shape)}, the "
                            f"config implies {tuple(expected)}", str(where) if where else None)
+    if torch.device(device).type == "cpu":
+        # safetensors hands out views of its mmap: one kept view keeps the whole shard mapped
+        tensor = tensor.to(dtype=dtype, copy=True)
     set_module_tensor_to_device(model, name, device, value=tensor, dtype=dtype)
+
+
+def release_freed_memory() -> None:
+    """Give freed heap memory back to the OS (glibc keeps large freed blocks otherwise), so a
+    shard's temporaries do not pile up while loading on the CPU."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:  # not glibc: nothing to do
+        pass
 
 
 def _quantize_owner(model: HybridForCausalLM, name: str) -> None:

@@ -1,0 +1,138 @@
+"""One task over one document: what the user asked for, how it runs, and the records it gives.
+
+The single-document commands and `minimax batch` both come through here, so a document gives the
+same records (custom_ids, settings, prompt fingerprint) whichever way it was asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from minimax_cli.engine.base import Engine, GenerationParams
+from minimax_cli.errors import ErrorCode, MinimaxError
+from minimax_cli.progress import NULL_PROGRESS, Progress
+from minimax_cli.records import success_record
+from minimax_cli.sources.document import Document
+from minimax_cli.tasks.prompts import task_prompt_sha256
+from minimax_cli.tasks.result import TaskResult
+from minimax_cli.tasks.summarize import LENGTH_WORDS, STRATEGIES
+
+TASKS = ("summarize", "ask", "review", "translate")
+# A summary of `length` needs about this many tokens a word (with slack) when no cap was given.
+TOKENS_PER_WORD = 1.6
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task and its options as the user gave them (flags or a request line). Generation values
+    left None take the model preset's defaults."""
+
+    task: str
+    questions: tuple[str, ...] = ()  # ask
+    length: str = "medium"  # summarize
+    strategy: str = "auto"  # summarize
+    to: str = ""  # translate
+    source_language: str | None = None  # translate
+    max_new_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int = 0
+    prompt_dirs: tuple[Path, ...] = ()
+
+    def check(self) -> None:
+        """BAD_REQUEST, saying what is wrong, for a spec no document could run."""
+        def bad(message: str) -> MinimaxError:
+            return MinimaxError(ErrorCode.BAD_REQUEST, message)
+
+        if self.task not in TASKS:
+            raise bad(f"unknown task {self.task!r} (one of {', '.join(TASKS)})")
+        if self.task == "ask" and not self.questions:
+            raise bad("ask needs at least one question")
+        if self.task == "translate" and not self.to.strip():
+            raise bad("translate needs a target language (to)")
+        if self.length not in LENGTH_WORDS:
+            raise bad(f"length must be one of {', '.join(LENGTH_WORDS)}")
+        if self.strategy not in STRATEGIES:
+            raise bad(f"strategy must be one of {', '.join(STRATEGIES)}")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise bad("max_new_tokens must be at least 1")
+        if self.temperature is not None and self.temperature < 0:
+            raise bad("temperature must be 0 or more")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise bad("top_p must be in (0, 1]")
+
+    def params(self, defaults: GenerationParams) -> GenerationParams:
+        """The spec's values over the preset's `defaults`."""
+        params = GenerationParams(
+            max_new_tokens=defaults.max_new_tokens if self.max_new_tokens is None else self.max_new_tokens,
+            temperature=defaults.temperature if self.temperature is None else self.temperature,
+            top_p=defaults.top_p if self.top_p is None else self.top_p,
+            seed=self.seed,
+        )
+        if self.task == "summarize" and self.max_new_tokens is None:  # room for the asked length
+            floor = int(LENGTH_WORDS[self.length] * TOKENS_PER_WORD)
+            params = replace(params, max_new_tokens=max(params.max_new_tokens, floor))
+        return params
+
+    def options(self, defaults: GenerationParams):
+        """The task module's options object (SummarizeOptions, AskOptions, ...)."""
+        params = self.params(defaults)
+        if self.task == "summarize":
+            from minimax_cli.tasks.summarize import SummarizeOptions
+
+            return SummarizeOptions(length=self.length, strategy=self.strategy, params=params,
+                                    prompt_dirs=self.prompt_dirs)
+        if self.task == "ask":
+            from minimax_cli.tasks.ask import AskOptions
+
+            return AskOptions(params=params, prompt_dirs=self.prompt_dirs)
+        if self.task == "review":
+            from minimax_cli.tasks.review import ReviewOptions
+
+            return ReviewOptions(params=params, prompt_dirs=self.prompt_dirs)
+        from minimax_cli.tasks.translate import TranslateOptions
+
+        return TranslateOptions(to=self.to, source_language=self.source_language, params=params,
+                                prompt_dirs=self.prompt_dirs)
+
+    def settings(self, defaults: GenerationParams) -> dict:
+        """What a record says the task ran with (the options' own `settings()`)."""
+        return self.options(defaults).settings()
+
+    def prompt_sha256(self) -> str:
+        return task_prompt_sha256(self.task, self.prompt_dirs)
+
+    def custom_ids(self, base: str) -> list[str]:
+        """The custom_id of each record: `base`, or `base#q1`, `base#q2`... for several questions."""
+        if self.task == "ask" and len(self.questions) > 1:
+            return [f"{base}#q{n}" for n in range(1, len(self.questions) + 1)]
+        return [base]
+
+    def run(self, doc: Document, engine: Engine, progress: Progress = NULL_PROGRESS) -> list[TaskResult]:
+        """The task over `doc`: one result, or one per question for ask."""
+        opts = self.options(engine.default_params)
+        if self.task == "summarize":
+            from minimax_cli.tasks.summarize import summarize
+
+            return [summarize(doc, engine, opts, progress)]
+        if self.task == "ask":
+            from minimax_cli.tasks.ask import ask
+
+            return ask(doc, engine, list(self.questions), opts, progress)
+        if self.task == "review":
+            from minimax_cli.tasks.review import review
+
+            return [review(doc, engine, opts, progress)]
+        from minimax_cli.tasks.translate import translate
+
+        return [translate(doc, engine, opts, progress)]
+
+    def records(self, custom_ids: list[str], doc: Document, engine: Engine,
+                progress: Progress = NULL_PROGRESS) -> list[tuple[dict, TaskResult]]:
+        """Run the task and wrap each result as a success record under its custom_id."""
+        results = self.run(doc, engine, progress)
+        settings = self.settings(engine.default_params)
+        prompt_sha256 = self.prompt_sha256()
+        return [(success_record(custom_id, result, doc, engine.info, settings, prompt_sha256), result)
+                for custom_id, result in zip(custom_ids, results, strict=True)]
