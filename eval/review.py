@@ -2,22 +2,26 @@
 
 Each mutated function goes to `minimax review` alone in a file. A planted bug counts as found when
 a finding's line range covers the mutated line (`strict`), or comes within `--slack` lines of it
-(`near`). Findings far from the mutation are counted too: on a one-bug function they are false
-alarms or real remarks on pypdf's code, not checked by hand.
+(`near`); `explained` also needs the finding's message to name the bug (a per-mutation word
+pattern; read the stored messages to confirm). Findings far from the mutation are counted too: on
+a one-bug function they are false alarms or real remarks on pypdf's code, not checked by hand.
 
     python eval/review.py --model default
+    python eval/review.py --model default --rescore   # recompute the scores of a stored run
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import json
+import re
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, SCRATCH, body, minimax, write_result  # noqa: E402
+from common import DATA, RESULTS, SCRATCH, body, minimax, write_result  # noqa: E402
 
 PYPDF = DATA / "pypdf-7.1.0" / "pypdf"
 
@@ -41,6 +45,18 @@ MUTATIONS = [
     ("_utils.py", "get_stream_size", "stream.seek(position)", "stream.seek(0)",
      "stream position not restored"),
 ]
+# What a message must mention to explain each mutation, by function.
+EXPLAINS = {
+    "format_iso8824_date": r"\bsign\b|invert|revers|opposite|swapp",
+    "_get_max_pdf_version_header": r"\bmin\b|\bmax\b|minimum|maximum|lowest|highest|lower|higher|latest",
+    "check_if_whitespace_only": r"\bany\b|\ball\b|every",
+    "is_char_rtl": r"<=|exclu|inclusive|boundar|off.by.one|start of the range|first character",
+    "matrix_multiply": r"transpos|zip\(\*|column",
+    "number2uppercase_roman_numeral": r"divmod|swap|order|quotient|remainder",
+    "number2uppercase_letter": r"off.by.one|number - 1|minus one|zero.based|1-based|one-based",
+    "_human_readable_bytes": r"10\*\*6|10\*\*3|megabyte|\bMB\b|unit|divid",
+    "get_stream_size": r"seek|position|restor",
+}
 
 
 def function_source(module: Path, name: str) -> str:
@@ -58,7 +74,12 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=400)
     parser.add_argument("--slack", type=int, default=2)
     parser.add_argument("--only", type=int, default=None, help="run the first N mutations")
+    parser.add_argument("--rescore", action="store_true", help="score the stored run again, running nothing")
     args = parser.parse_args()
+    if args.rescore:
+        stored = json.loads((RESULTS / f"review_{args.model}.json").read_text(encoding="utf-8"))
+        print(write_result(f"review_{args.model}", summary(args, stored["rows"], stored["seconds"])))
+        return
     folder = SCRATCH / "review"
     folder.mkdir(parents=True, exist_ok=True)
     rows, started = [], time.perf_counter()
@@ -79,6 +100,7 @@ def main() -> None:
         rows.append(
             {
                 "function": f"pypdf/{module}:{name}",
+                "name": name,
                 "mutation": why,
                 "line": line,
                 "found_strict": bool(strict),
@@ -96,8 +118,21 @@ def main() -> None:
     print(write_result(f"review_{args.model}", summary(args, rows, time.perf_counter() - started)))
 
 
+def explained(row: dict, slack: int) -> bool:
+    """Whether a finding near the mutated line names the bug."""
+    name = row["function"].rsplit(":", 1)[1]
+    for message in row["messages"]:
+        span, text = message.split(" ", 1)
+        start, end = (int(n) for n in span.split("-"))
+        if start - slack <= row["line"] <= end + slack and re.search(EXPLAINS[name], text, re.IGNORECASE):
+            return True
+    return False
+
+
 def summary(args, rows: list[dict], seconds: float) -> dict:
     count = len(rows)
+    for row in rows:
+        row["explained"] = explained(row, args.slack)
     return {
         "eval": "review_planted_bugs",
         "source": "pypdf 7.1.0 sdist (pypdf/_utils.py, pypdf/_page_labels.py)",
@@ -106,6 +141,7 @@ def summary(args, rows: list[dict], seconds: float) -> dict:
         "planted": count,
         "recall_strict": round(sum(r["found_strict"] for r in rows) / count, 4) if count else None,
         f"recall_within_{args.slack}_lines": round(sum(r["found_near"] for r in rows) / count, 4) if count else None,
+        "recall_explained": round(sum(r["explained"] for r in rows) / count, 4) if count else None,
         "findings": sum(r["findings"] for r in rows),
         "findings_far_from_the_bug": sum(r["findings_far_from_the_bug"] for r in rows),
         "seconds": round(seconds, 1),

@@ -31,7 +31,8 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from itertools import chain
 from pathlib import Path
 from time import perf_counter
 from typing import Protocol
@@ -237,7 +238,7 @@ def execute(job: Job, engine: Callable[[], Engine], progress: Progress = NULL_PR
     except MinimaxError as exc:
         return failure_records(job, exc)
     except Exception as exc:  # an engine failure on this document only: recorded, then the next one
-        return failure_records(job, engine_failure(exc, job.label))
+        return failure_records(job, engine_failure(exc, job.input))
 
 
 def failure_records(job: Job, problem: MinimaxError) -> list[dict]:
@@ -253,15 +254,15 @@ def _stamped(records: list[dict], job: Job) -> list[dict]:
     return records
 
 
-def engine_failure(exc: Exception, label: str) -> MinimaxError:
+def engine_failure(exc: Exception, path: str | None) -> MinimaxError:
     """An unexpected exception from the engine as a per-document error; CUDA's out-of-memory
     frees the cache so that the next, perhaps smaller, document can run."""
     torch = sys.modules.get("torch")
     if isinstance(exc, MemoryError) or (torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError)):
         if torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()
-        return MinimaxError(ErrorCode.OUT_OF_MEMORY, f"out of memory: {exc}".splitlines()[0], label)
-    return MinimaxError(ErrorCode.MODEL_ERROR, f"{type(exc).__name__}: {exc}".splitlines()[0], label)
+        return MinimaxError(ErrorCode.OUT_OF_MEMORY, f"out of memory: {exc}".splitlines()[0], path)
+    return MinimaxError(ErrorCode.MODEL_ERROR, f"{type(exc).__name__}: {exc}".splitlines()[0], path)
 
 
 # ---- running the batch ------------------------------------------------------------------------------
@@ -293,18 +294,20 @@ class LocalRunner:
         self.model, self.quant = model, quant
         self.load_progress, self.task_progress = load_progress, task_progress
         self.engine: Engine | None = None
+        self._started = 0.0  # when the current job started
 
     def run(self, jobs: list[Job]) -> Iterator[Finished]:
         for job in jobs:
-            started = perf_counter()
+            self._started = perf_counter()
             records = execute(job, self._engine, self.task_progress)
-            yield Finished(job, records, perf_counter() - started)
+            yield Finished(job, records, perf_counter() - self._started)
 
     def _engine(self) -> Engine:
         if self.engine is None:
             from minimax_cli.engine.factory import open_engine
 
             self.engine = open_engine(self.model, quant=self.quant, progress=self.load_progress)
+            self._started = perf_counter()  # loading the model is not the first document's time
         return self.engine
 
     def close(self) -> None:
@@ -332,7 +335,6 @@ class BatchResult:
     skipped_failures: int = 0  # of those, input failures: their error lines stand
     tokens: int = 0
     seconds: float = 0.0
-    errors: list[Outcome] = field(default_factory=list)
 
     def summary(self) -> str:
         failures = f" ({self.skipped_failures} failed before, input unchanged)" if self.skipped_failures else ""
@@ -353,15 +355,13 @@ def run_batch(plan: BatchPlan, output: BatchOutput, runner: Runner, progress: Pr
     documents = progress.task("documents", total=total, unit="docs")
     tokens = progress.task("tokens", unit="tokens")
     try:
-        for number, finished in enumerate(_chain(refusals, runner.run(runnable)), 1):
+        for number, finished in enumerate(chain(refusals, runner.run(runnable)), 1):
             for record in finished.records:
                 output.append(record)
             outcome = _outcome(finished, number, total)
             result.done += sum(1 for r in finished.records if not r["error"])
             result.failed += sum(1 for r in finished.records if r["error"])
             result.tokens += outcome.tokens
-            if not outcome.ok:
-                result.errors.append(outcome)
             documents.advance()
             tokens.advance(outcome.tokens)
             if on_outcome is not None:
@@ -371,11 +371,6 @@ def run_batch(plan: BatchPlan, output: BatchOutput, runner: Runner, progress: Pr
         tokens.close()
     result.seconds = perf_counter() - started
     return result
-
-
-def _chain(first: list[Finished], rest: Iterator[Finished]) -> Iterator[Finished]:
-    yield from first
-    yield from rest
 
 
 def _outcome(finished: Finished, number: int, total: int) -> Outcome:

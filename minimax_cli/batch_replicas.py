@@ -149,7 +149,7 @@ class ReplicaPool:
     def _died(self, replica: _Replica) -> Finished:
         code = replica.process.wait()
         problem = MinimaxError(ErrorCode.MODEL_ERROR, f"the replica process died (exit code {code}) "
-                               "while running this job", replica.job.label)
+                               "while running this job", replica.job.input)
         return Finished(replica.job, failure_records(replica.job, problem), perf_counter() - replica.started)
 
     def close(self) -> None:
@@ -196,4 +196,7 @@ def serve(fd: int) -> None:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    try:
+        serve(int(sys.argv[1]))
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the parent reports it
+        sys.exit(130)

@@ -35,6 +35,15 @@ models_app = typer.Typer(help="List model presets and where their files are; cre
 app.add_typer(models_app, name="models")
 
 
+def _register_bench() -> None:
+    from minimax_cli.cli.bench_cmd import bench_app
+
+    app.add_typer(bench_app, name="bench")
+
+
+_register_bench()
+
+
 # ---- shared options ---------------------------------------------------------------------------
 
 ModelOpt = typer.Option("default", "--model", "-m", help="A preset name (see `minimax models`) or a "

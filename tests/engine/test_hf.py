@@ -4,12 +4,22 @@ The module loads it once through the real path (`open_engine("default")`): a min
 the first time on a fresh cache (join, convert), a few seconds after that.
 """
 
+import copy
+import random
+
 import pytest
+import torch
 
 from minimax_cli.engine.base import GenerationParams, Message
 from minimax_cli.engine.factory import open_engine
+from minimax_cli.engine.hybrid.engine import shared_prefix_length
+from minimax_cli.engine.lookahead import NgramDrafter, ngram_draft
 from minimax_cli.engine.pieces import split_for_tokenizer
 from minimax_cli.errors import ErrorCode, MinimaxError
+from minimax_cli.progress import NULL_PROGRESS
+from minimax_cli.sources import load_document
+from minimax_cli.tasks.framing import render
+from minimax_cli.tasks.prompts import chat, load_prompt
 
 QUESTION = [Message("user", "What is 2+3? Answer with one number.")]
 
@@ -111,3 +121,109 @@ def test_prompt_larger_than_the_window_is_refused(engine, monkeypatch):
     with pytest.raises(MinimaxError) as err:
         engine.generate(QUESTION, GenerationParams(max_new_tokens=4))
     assert err.value.code == ErrorCode.TOO_LARGE
+
+
+# ---- prompt-lookup decoding and shared-prefix generation ----------------------------------------------
+
+
+def test_ngram_draft_on_small_lists():
+    assert ngram_draft([1, 2, 3, 4, 1, 2, 3], k=3) == [4, 1, 2]  # the 3-gram 1 2 3 came before
+    assert ngram_draft([5, 6, 7, 5, 6, 8, 5, 6], k=2) == [8, 5]  # the most recent occurrence wins
+    assert ngram_draft([1, 2, 3, 9, 2], k=2) == [3, 9]  # no 3- or 2-gram match: the 1-gram 2
+    assert ngram_draft([1, 2, 3, 9, 2], k=2, min_ngram=2) == []
+    assert ngram_draft([7, 7, 7, 7], k=5) == [7]  # occurrences may overlap the tail
+    assert ngram_draft([1, 2, 1], k=5) == [2, 1]  # a draft stops where the ids do
+    assert ngram_draft([1, 2, 3], k=4) == [] and ngram_draft([], k=4) == []
+    assert ngram_draft([1, 2, 1], k=0) == []
+    rng = random.Random(0)
+    for _ in range(500):
+        ids = [rng.randrange(4) for _ in range(rng.randrange(25))]
+        k, half = rng.randrange(6), len(ids) // 2
+        drafter = NgramDrafter(ids[:half])
+        drafter.extend(ids[half:])  # incremental == from scratch
+        assert drafter.draft(k)[0] == ngram_draft(ids, k)
+
+
+def decode(engine, prefilled, params, *, lookahead=True):
+    """Token ids from a copy of a prefilled cache, with or without lookahead."""
+    ids, logits, cache = prefilled
+    saved = engine.lookahead
+    engine.lookahead = lookahead
+    try:
+        with torch.inference_mode():
+            out, _, _ = engine._decode_loop(ids, logits, copy.deepcopy(cache), params,
+                                            params.max_new_tokens, NULL_PROGRESS)
+    finally:
+        engine.lookahead = saved
+    return out, engine.last_stats
+
+
+def prefill(engine, messages):
+    ids = engine._prompt_ids(messages)
+    with torch.inference_mode():
+        logits, cache = engine._prefill(ids, None, NULL_PROGRESS)
+    return ids, logits, cache
+
+
+@pytest.fixture(scope="module")
+def book_summary(engine):
+    """The summary job's prompt for samples/book.pdf, prefilled."""
+    doc = load_document("samples/book.pdf")
+    user = load_prompt("summarize_single").render(words=300, document=render(doc, doc.segments, "summarize"))
+    return prefill(engine, chat(user))
+
+
+@pytest.fixture(scope="module")
+def repetitive(engine):
+    items = ", ".join(f"{w}-{n}" for w, n in zip("amber basalt cedar delta ember fjord garnet harbor".split(),
+                                                 (17, 42, 8, 93, 5, 61, 30, 77)))
+    messages = [Message("user", f"Write this list three times, one copy per line: {items}")]
+    return prefill(engine, messages)
+
+
+@pytest.mark.slow
+def test_lookahead_gives_the_greedy_tokens_on_the_book_summary(engine, book_summary):
+    params = GenerationParams(max_new_tokens=40)
+    plain, plain_stats = decode(engine, book_summary, params, lookahead=False)
+    fast, stats = decode(engine, book_summary, params)
+    assert fast == plain and len(plain) == 40 and plain_stats.drafted == 0
+    assert stats.accepted > 0 and stats.forwards < plain_stats.forwards
+
+
+@pytest.mark.slow
+def test_lookahead_gives_the_greedy_tokens_on_repetitive_text(engine, repetitive):
+    assert engine.penalty.penalty == 1.05
+    params = GenerationParams(max_new_tokens=60)
+    plain, _ = decode(engine, repetitive, params, lookahead=False)
+    fast, stats = decode(engine, repetitive, params)
+    assert fast == plain
+    assert stats.acceptance > 0.5 and stats.forwards < len(plain) / 2
+
+
+@pytest.mark.slow
+def test_lookahead_with_every_draft_rejected(engine, repetitive, monkeypatch):
+    never = engine.tokenizer.convert_tokens_to_ids("<|fim_pad|>")  # a token no answer contains
+    monkeypatch.setattr(NgramDrafter, "draft", lambda self, k: ([never] * k, 1))
+    params = GenerationParams(max_new_tokens=12)
+    plain, _ = decode(engine, repetitive, params, lookahead=False)
+    fast, stats = decode(engine, repetitive, params)
+    assert fast == plain and never not in plain
+    assert stats.drafted > 0 and stats.accepted == 0 and stats.forwards == len(plain) - 1
+
+
+@pytest.mark.slow
+def test_generate_many_shares_the_document_prefill(engine):
+    document = open("samples/book.txt", encoding="utf-8").read().split("Chapter 2")[0]
+    questions = ["Who was the previous keeper? Answer with his name only.",
+                 "In which year did Marta arrive? Answer with the year only.",
+                 "How old was Elsie? Answer with a number only."]
+    conversations = [[Message("system", "Answer from the document."),
+                      Message("user", f"<document>\n{document}\n</document>\n\n{q}")] for q in questions]
+    params = GenerationParams(max_new_tokens=8)
+    many = engine.generate_many(conversations, params)
+    alone = [engine.generate(c, params) for c in conversations]
+    assert [g.text for g in many] == [g.text for g in alone]
+    assert [g.prompt_tokens for g in many] == [g.prompt_tokens for g in alone]
+    shared = shared_prefix_length([engine._prompt_ids(c) for c in conversations])
+    assert shared > 300 and [g.cached_tokens for g in many] == [0, shared, shared]
+    assert "Finch" in many[0].text and "1884" in many[1].text

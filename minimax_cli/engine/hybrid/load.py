@@ -95,7 +95,7 @@ def load_checkpoint(folder: Path, *, dtype: str | torch.dtype | None = None,
 
     missing = sorted(n for n, p in model.named_parameters() if n not in loaded and p.is_meta)
     if config.tie_word_embeddings and missing == ["lm_head.weight"]:
-        _set(model, "lm_head.weight", model.model.embed_tokens.weight.float(), place.last, torch.float32)
+        set_tensor(model, "lm_head.weight", model.model.embed_tokens.weight.float(), place.last, torch.float32)
         missing = []
     if missing:
         raise MinimaxError(ErrorCode.BAD_CHECKPOINT, f"{len(missing)} weights missing from the checkpoint, "
@@ -129,9 +129,9 @@ def _read_shards(folder, model, place, dtype, quant, progress) -> tuple[set[str]
                         unexpected.append(name)
                         continue
                     tensor_dtype = torch.float32 if name.startswith("lm_head") else dtype
-                    _set(model, name, f.get_tensor(name), place(name), tensor_dtype, shard)
+                    set_tensor(model, name, f.get_tensor(name), place(name), tensor_dtype, shard)
                     if quant == "int8":
-                        _quantize_owner(model, name)
+                        quantize_owner(model, name)
                         release_freed_memory()
                     loaded.add(name)
             release_freed_memory()
@@ -141,7 +141,7 @@ def _read_shards(folder, model, place, dtype, quant, progress) -> tuple[set[str]
     return loaded, unexpected
 
 
-def _set(model, name: str, tensor: torch.Tensor, device, dtype, where=None) -> None:
+def set_tensor(model, name: str, tensor: torch.Tensor, device, dtype, where=None) -> None:
     from accelerate.utils import set_module_tensor_to_device
 
     module_name, _, attr = name.rpartition(".")
@@ -164,7 +164,7 @@ def release_freed_memory() -> None:
         pass
 
 
-def _quantize_owner(model: HybridForCausalLM, name: str) -> None:
+def quantize_owner(model: HybridForCausalLM, name: str) -> None:
     """Swap the linear that owns weight `name` for its int8 version, if it is one we quantize."""
     module_name, _, attr = name.rpartition(".")
     module = model.get_submodule(module_name)

@@ -214,15 +214,30 @@ class HybridForCausalLM(nn.Module):
         """Run one chunk [B, T] at positions [cache.length, cache.length + T) and advance the
         cache. Returns the final-norm hidden states [B, T, C]; `logits` turns them into scores."""
         start = cache.length
-        T = input_ids.shape[1]
-        cache.reserve(start + T)
+        cache.reserve(start + input_ids.shape[1])
+        x = self.run_layers(self.embed(input_ids), cache, start, range(len(self.model.layers)))
+        cache.length = start + input_ids.shape[1]
+        return self.final_norm(x)
+
+    # The three stages of a forward, separately callable so a pipeline can run the layers of each
+    # GPU on its own thread (stream.prefill_pipelined). `start` is explicit because with chunks in
+    # flight on several GPUs the cache's length is the driver's business, not the layers'.
+
+    @torch.inference_mode()
+    def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
         embed = self.model.embed_tokens
-        x = embed(input_ids.to(embed.weight.device))
-        for layer in self.model.layers:
-            x = layer(x.to(layer.input_layernorm.weight.device), cache, start)
-        cache.length = start + T
-        x = x.to(self.model.norm.weight.device)
-        return self.model.norm(x)
+        return embed(input_ids.to(embed.weight.device))
+
+    @torch.inference_mode()
+    def run_layers(self, x: torch.Tensor, cache: HybridCache, start: int, layers) -> torch.Tensor:
+        for i in layers:
+            layer = self.model.layers[i]
+            x = layer(x.to(layer.input_layernorm.weight.device, non_blocking=True), cache, start)
+        return x
+
+    @torch.inference_mode()
+    def final_norm(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.norm(x.to(self.model.norm.weight.device))
 
     @torch.inference_mode()
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,8 @@ the result does not depend on the chunk size beyond floating-point rounding.
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -42,10 +44,15 @@ def chunked(tokens: Iterable[int], size: int) -> Iterator[list[int]]:
 
 def prefill(model: HybridForCausalLM, cache: HybridCache, tokens: Iterable[int],
             chunk_size: int = CPU_CHUNK, progress: Progress = NULL_PROGRESS,
-            total: int | None = None) -> torch.Tensor | None:
+            total: int | None = None, pipeline: bool = True) -> torch.Tensor | None:
     """Feed `tokens` through the model in chunks, advancing `cache`.
 
-    Returns the final-norm hidden state of the last token [B, C], or None if there were none."""
+    With the model on several devices and `total` known, chunks flow through them as a pipeline
+    (`prefill_pipelined`). Returns the final-norm hidden state of the last token [B, C], or None
+    if there were none."""
+    stages = device_stages(model)
+    if pipeline and total and len(stages) > 1 and total > chunk_size:
+        return prefill_pipelined(model, cache, tokens, chunk_size, stages, progress, total)
     task = progress.task("prefill", total=total, unit="tokens")
     last = None
     device = model.model.embed_tokens.weight.device
@@ -57,6 +64,114 @@ def prefill(model: HybridForCausalLM, cache: HybridCache, tokens: Iterable[int],
     finally:
         task.close()
     return last
+
+
+def device_stages(model: HybridForCausalLM) -> list[list[int]]:
+    """Runs of consecutive layers on one device, in order: the pipeline's stages."""
+    stages: list[list[int]] = []
+    last = None
+    for i, device in enumerate(model.layer_devices()):
+        if device != last:
+            stages.append([])
+            last = device
+        stages[-1].append(i)
+    return stages
+
+
+def prefill_pipelined(model: HybridForCausalLM, cache: HybridCache, tokens: Iterable[int],
+                      chunk_size: int, stages: list[list[int]], progress: Progress = NULL_PROGRESS,
+                      total: int | None = None) -> torch.Tensor | None:
+    """Prefill with one thread per stage (a GPU's layers): while stage k runs chunk c, stage k-1
+    runs chunk c+1. Each stage keeps its own layers' cache; a chunk's position is passed along
+    with it. Hand-offs wait on a CUDA event recorded after the producer's kernels, so no thread
+    ever blocks the others' GPUs.
+
+    The KV cache is reserved for `total` tokens up front: growing it would move tensors under a
+    running stage."""
+    cache.reserve(cache.length + (total or 0))
+    # at most two chunks wait before each stage; the last queue carries only each chunk's final
+    # hidden state, so it is unbounded and the driver can never deadlock on it
+    queues = [queue.Queue(maxsize=2) for _ in range(len(stages))] + [queue.Queue()]
+    errors: list[BaseException] = []
+    task = progress.task("prefill", total=total, unit="tokens")
+
+    def stage_worker(k: int) -> None:
+        layers = stages[k]
+        device = model.model.layers[layers[0]].input_layernorm.weight.device
+        try:
+            while (item := queues[k].get()) is not None:
+                start, x, ready = item  # a chunk: its position, activations, and when they are ready
+                if ready is not None:
+                    torch.cuda.current_stream(device).wait_event(ready)
+                if x.device != device:
+                    # copy in, and let the copy finish before the producer's memory can be reused
+                    x = x.to(device, non_blocking=True)
+                    if device.type == "cuda":
+                        torch.cuda.current_stream(device).synchronize()
+                y = model.run_layers(x, cache, start, layers)
+                n = y.shape[1]
+                if k == len(stages) - 1:
+                    y = y[:, -1:].clone()  # all the driver keeps
+                done = None
+                if device.type == "cuda":
+                    done = torch.cuda.Event()
+                    done.record(torch.cuda.current_stream(device))
+                queues[k + 1].put((start + n, y, done) if k == len(stages) - 1 else (start, y, done))
+        except BaseException as exc:  # surfaced by the driver
+            errors.append(exc)
+            while queues[k].get() is not None:  # drain so the driver never blocks
+                pass
+        queues[k + 1].put(None)
+
+    threads = [threading.Thread(target=stage_worker, args=(k,), daemon=True) for k in range(len(stages))]
+    for t in threads:
+        t.start()
+    last = None
+    start = cache.length
+    done_tokens = [start]
+    device = model.model.embed_tokens.weight.device
+
+    def collect(block: bool) -> bool:
+        """Take finished chunks off the last queue; False once the end marker arrived."""
+        nonlocal last
+        while True:
+            try:
+                item = queues[-1].get(block=block)
+            except queue.Empty:
+                return True
+            if item is None:
+                return False
+            end, y, ready = item  # from the last stage: where the chunk ends, its last hidden state
+            if ready is not None:
+                ready.synchronize()
+            last = y[:, -1]
+            task.advance(end - done_tokens[0])
+            done_tokens[0] = end
+            block = False
+
+    try:
+        for chunk in chunked(tokens, chunk_size):
+            if errors:
+                break
+            x = model.embed(torch.tensor([chunk], dtype=torch.long, device=device))
+            ready = None
+            if x.is_cuda:
+                ready = torch.cuda.Event()
+                ready.record(torch.cuda.current_stream(x.device))
+            queues[0].put((start, x, ready))
+            start += len(chunk)
+            collect(block=False)
+        queues[0].put(None)
+        while collect(block=True):
+            pass
+    finally:
+        for t in threads:
+            t.join()
+        task.close()
+    if errors:
+        raise errors[0]
+    cache.length = start
+    return None if last is None else model.final_norm(last)
 
 
 def score_tokens(model: HybridForCausalLM, tokens: list[int], chunk_size: int = CPU_CHUNK,

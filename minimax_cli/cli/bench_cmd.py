@@ -1,0 +1,156 @@
+"""`minimax bench ...`: the benchmark commands (core in minimax_cli/bench.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+from minimax_cli.cli import console
+from minimax_cli.cli.exit import ExitStatus
+
+bench_app = typer.Typer(help="Throughput and memory of the hybrid runtime on random weights, its kernels, "
+                        "and ingestion. Runs on CPU too (use small sizes).", no_args_is_help=True,
+                        rich_markup_mode=None)
+
+LayersOpt = typer.Option(8, "--layers", help="Decoder layers (softmax every 8th, like the real model).")
+ExpertsOpt = typer.Option(4, "--experts", help="Experts per layer (the real model has 32; top-2 either way).")
+HiddenOpt = typer.Option(6144, "--hidden", help="Hidden size (real: 6144).")
+HeadsOpt = typer.Option(64, "--heads", help="Query heads (real: 64).")
+HeadDimOpt = typer.Option(128, "--head-dim", help="Head dim (real: 128).")
+KvOpt = typer.Option(8, "--kv-heads", help="KV heads (real: 8).")
+InterOpt = typer.Option(9216, "--intermediate", help="Expert width (real: 9216).")
+VocabOpt = typer.Option(200064, "--vocab", help="Vocabulary (real: 200064).")
+DtypeOpt = typer.Option("bf16", "--dtype", help="bf16 | int8 (int8 weights, bf16 activations) | fp32")
+GpusOpt = typer.Option(1, "--gpus", help="GPUs to spread the stack over by the planner.")
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object.")
+
+
+def _shape(layers, experts, hidden, heads, head_dim, kv_heads, intermediate, vocab):
+    from minimax_cli.bench import Shape
+
+    return Shape(layers=layers, experts=experts, hidden=hidden, heads=heads, head_dim=head_dim,
+                 kv_heads=kv_heads, intermediate=intermediate, vocab=vocab)
+
+
+def _build(shape, dtype: str, gpus: int, tokens: int, chunk: int):
+    import torch
+
+    from minimax_cli.bench import bench_plan, random_model
+
+    config = shape.config()
+    quant = "int8" if dtype == "int8" else "none"
+    torch_dtype = {"bf16": torch.bfloat16, "int8": torch.bfloat16, "fp32": torch.float32}[dtype]
+    if not torch.cuda.is_available():
+        torch_dtype = torch.float32 if dtype != "bf16" else torch.bfloat16
+    plan = bench_plan(config, gpus, tokens, chunk, quant) if torch.cuda.is_available() else None
+    return random_model(config, plan=plan, dtype=torch_dtype, quant=quant), plan
+
+
+def _emit(result: dict, as_json: bool) -> None:
+    if as_json:
+        console.out(json.dumps(result))
+        return
+    for key, value in result.items():
+        console.out(f"{key:>20}: {value}")
+
+
+@bench_app.command("prefill")
+def prefill_cmd(
+    tokens: int = typer.Option(32768, "--tokens", help="Tokens to stream through the stack."),
+    chunk: int = typer.Option(32768, "--chunk", help="Prefill chunk size."),
+    pipeline: bool = typer.Option(True, "--pipeline/--no-pipeline", help="Overlap GPUs (chunk c on GPU 1 "
+                                  "while c+1 runs on GPU 0)."),
+    costs: bool = typer.Option(False, "--project", help="Also measure per-layer costs and project the real "
+                               "80-layer model on 8 GPUs."),
+    layers: int = LayersOpt, experts: int = ExpertsOpt, hidden: int = HiddenOpt, heads: int = HeadsOpt,
+    head_dim: int = HeadDimOpt, kv_heads: int = KvOpt, intermediate: int = InterOpt, vocab: int = VocabOpt,
+    dtype: str = DtypeOpt, gpus: int = GpusOpt, as_json: bool = JsonOpt,
+):
+    """Stream random tokens through a random-weight stack: tokens/s, exact FLOPs, fraction of the
+    measured matmul peak, peak memory per device.
+
+    Example: minimax bench prefill --tokens 1000000 --chunk 32768 --json"""
+    from minimax_cli.bench import bench_prefill, layer_costs, project
+
+    shape = _shape(layers, experts, hidden, heads, head_dim, kv_heads, intermediate, vocab)
+    model, plan = _build(shape, dtype, gpus, tokens, chunk)
+    result = {"shape": shape.__dict__, "dtype": dtype, "gpus": gpus,
+              **bench_prefill(model, tokens, chunk, pipeline, console.make_progress())}
+    if plan is not None:
+        result["plan"] = [{"device": d.device, "layers": d.layers, "total_bytes": d.total_bytes}
+                          for d in plan.devices]
+    if costs:
+        measured = layer_costs(model, chunk, [0, 131072, 262144, 524288])
+        result["layer_costs"] = measured
+        result["projection_80_layers_8_gpus"] = project(measured, hidden=hidden)
+    _emit(result, as_json)
+    raise typer.Exit(ExitStatus.OK)
+
+
+@bench_app.command("decode")
+def decode_cmd(
+    context: int = typer.Option(8192, "--context", help="Tokens prefilled before decoding."),
+    new_tokens: int = typer.Option(128, "--new-tokens", help="Tokens to decode."),
+    chunk: int = typer.Option(32768, "--chunk"),
+    layers: int = LayersOpt, experts: int = ExpertsOpt, hidden: int = HiddenOpt, heads: int = HeadsOpt,
+    head_dim: int = HeadDimOpt, kv_heads: int = KvOpt, intermediate: int = InterOpt, vocab: int = VocabOpt,
+    dtype: str = DtypeOpt, gpus: int = GpusOpt, as_json: bool = JsonOpt,
+):
+    """Greedy decode tokens/s after a prefill, on random weights.
+
+    Example: minimax bench decode --context 32768 --new-tokens 256 --dtype int8"""
+    from minimax_cli.bench import bench_decode
+
+    shape = _shape(layers, experts, hidden, heads, head_dim, kv_heads, intermediate, vocab)
+    model, _ = _build(shape, dtype, gpus, context + new_tokens, chunk)
+    _emit({"shape": shape.__dict__, "dtype": dtype, "gpus": gpus,
+           **bench_decode(model, context, new_tokens, chunk)}, as_json)
+    raise typer.Exit(ExitStatus.OK)
+
+
+@bench_app.command("kernels")
+def kernels_cmd(
+    lengths: str = typer.Option("4096,16384,65536", "--lengths", help="Comma-separated token counts."),
+    heads: int = HeadsOpt, head_dim: int = HeadDimOpt, as_json: bool = JsonOpt,
+):
+    """Lightning attention (blockwise torch vs fla's chunk kernel) and chunk attention against a
+    prefix, at the given lengths.
+
+    Example: minimax bench kernels --lengths 4096,65536"""
+    from minimax_cli.bench import bench_kernels
+
+    rows = bench_kernels([int(n) for n in lengths.split(",") if n], heads, head_dim)
+    if as_json:
+        console.out(json.dumps(rows))
+    else:
+        for row in rows:
+            console.out("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+    raise typer.Exit(ExitStatus.OK)
+
+
+@bench_app.command("ingest")
+def ingest_cmd(
+    paths: list[str] = typer.Argument(..., help="PDFs, text files or folders to read."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Also time tokenization with this "
+                                        "model's tokenizer."),
+    as_json: bool = JsonOpt,
+):
+    """Pages/s for PDFs, files/s for repositories, tokens/s for tokenization.
+
+    Example: minimax bench ingest samples/book.pdf samples/repo -m tiny"""
+    from minimax_cli.bench import bench_ingest
+
+    counter = None
+    if model:
+        from minimax_cli.engine.factory import open_engine
+
+        counter = open_engine(model).count_tokens
+    rows = bench_ingest(paths, counter)
+    if as_json:
+        console.out(json.dumps(rows))
+    else:
+        for row in rows:
+            console.out("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+    raise typer.Exit(ExitStatus.OK)
