@@ -2,7 +2,9 @@
 
 Each question's own paragraph is hidden at a random depth among paragraphs of *other* SQuAD
 articles (so an unanswerable question stays unanswerable) until the haystack holds `--tokens`
-tokens under the model's tokenizer; `minimax ask` answers it. Scores:
+tokens under the model's tokenizer; `minimax ask` answers it. With `--per-haystack K`, K questions
+from K different articles share one haystack and one `minimax ask --question ... --question ...`
+call, which pays the haystack's prefill once. Scores:
 
 - exact match and F1, SQuAD's normalisation, best over the gold answers; an unanswerable question
   scores 1 when the record says `answered: false` ("I don't know"), 0 otherwise;
@@ -11,7 +13,7 @@ tokens under the model's tokenizer; `minimax ask` answers it. Scores:
   string check after normalisation; a citation written for an unanswerable question counts as
   unsupported), and the share whose quote lies in the question's own paragraph.
 
-    python eval/qa.py --tokens 8000 --count 20 --unanswerable 6 --model default
+    python eval/qa.py --tokens 8000 --count 20 --unanswerable 6 --per-haystack 5 --model default
 """
 
 from __future__ import annotations
@@ -40,17 +42,21 @@ def load_squad() -> list[dict]:
 
 
 def pick(paragraphs: list[dict], count: int, unanswerable: int, rng: random.Random) -> list[tuple[dict, dict]]:
-    """`count` (paragraph, question) pairs, `unanswerable` of them without an answer, from
-    different paragraphs."""
+    """`count` (paragraph, question) pairs, `unanswerable` of them without an answer, each from a
+    different article."""
     order = rng.sample(range(len(paragraphs)), len(paragraphs))
     chosen: list[tuple[dict, dict]] = []
+    titles: set[str] = set()
     want = {True: unanswerable, False: count - unanswerable}
     for i in order:
         p = paragraphs[i]
+        if p["title"] in titles:
+            continue
         for impossible in (True, False):
             qas = [q for q in p["qas"] if q.get("is_impossible", False) == impossible]
             if want[impossible] and qas:
                 chosen.append((p, rng.choice(qas)))
+                titles.add(p["title"])
                 want[impossible] -= 1
                 break
         if not any(want.values()):
@@ -59,19 +65,24 @@ def pick(paragraphs: list[dict], count: int, unanswerable: int, rng: random.Rand
     return chosen
 
 
-def haystack(gold: dict, paragraphs: list[dict], tokens: int, count_tokens, rng: random.Random) -> tuple[str, int]:
-    """The gold paragraph among other articles' paragraphs, about `tokens` long; its depth (0..1)."""
-    others = [p for p in paragraphs if p["title"] != gold["title"]]
-    filler, used = [], count_tokens(gold["context"])
+def haystack(
+    golds: list[dict], paragraphs: list[dict], tokens: int, count_tokens, rng: random.Random
+) -> tuple[str, list[float]]:
+    """The gold paragraphs among other articles' paragraphs, about `tokens` long; their depths (0..1)."""
+    titles = {g["title"] for g in golds}
+    others = [p for p in paragraphs if p["title"] not in titles]
+    filler, used = [], sum(count_tokens(g["context"]) + 1 for g in golds)
     for p in rng.sample(others, len(others)):
         size = count_tokens(p["context"]) + 1
         if used + size > tokens:
             break
         filler.append(p["context"])
         used += size
-    at = rng.randint(0, len(filler))
-    texts = filler[:at] + [gold["context"]] + filler[at:]
-    return "\n\n".join(texts) + "\n", at / max(len(filler), 1)
+    texts = list(filler)
+    for gold in golds:
+        texts.insert(rng.randint(0, len(texts)), gold["context"])
+    depths = [texts.index(g["context"]) / max(len(texts) - 1, 1) for g in golds]
+    return "\n\n".join(texts) + "\n", depths
 
 
 def main() -> None:
@@ -82,6 +93,7 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--max-new-tokens", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--per-haystack", type=int, default=1, help="questions sharing one haystack and one call")
     parser.add_argument("--name", default=None, help="result file name (default qa_<tokens>_<model>)")
     args = parser.parse_args()
     name = args.name or f"qa_{args.tokens}_{args.model}"
@@ -100,16 +112,21 @@ def main() -> None:
     folder = SCRATCH / "qa" / name
     folder.mkdir(parents=True, exist_ok=True)
     rows, started = [], time.perf_counter()
-    for n, (paragraph, qa) in enumerate(pick(paragraphs, args.count, args.unanswerable, rng), 1):
-        text, depth = haystack(paragraph, paragraphs, args.tokens, count_tokens, rng)
+    picked = pick(paragraphs, args.count, args.unanswerable, rng)
+    for n, start in enumerate(range(0, len(picked), args.per_haystack), 1):
+        group = picked[start : start + args.per_haystack]
+        text, depths = haystack([p for p, _ in group], paragraphs, args.tokens, count_tokens, rng)
         path = folder / f"haystack_{n:02d}.txt"
         path.write_text(text, encoding="utf-8")
+        flags = [x for _, qa in group for x in ("--question", qa["question"])]
         records, stderr, seconds = minimax(
-            "ask", str(path), qa["question"], "-m", args.model, "--max-new-tokens", str(args.max_new_tokens)
+            "ask", str(path), *flags, "-m", args.model, "--max-new-tokens", str(args.max_new_tokens)
         )
-        rows.append(score(qa, paragraph, records, stderr, seconds, depth, count_tokens(text)))
+        for i, ((paragraph, qa), depth) in enumerate(zip(group, depths, strict=True)):
+            mine = records[i : i + 1]
+            rows.append(score(qa, paragraph, mine, stderr, seconds / len(group), depth, count_tokens(text)))
+            print(f"{start + i + 1:>3} em={rows[-1]['em']:.0f} f1={rows[-1]['f1']:.2f} {qa['question']}", flush=True)
         write_result(name, summary(args, rows, time.perf_counter() - started))  # partial results as it goes
-        print(f"{n:>3} em={rows[-1]['em']:.0f} f1={rows[-1]['f1']:.2f} {seconds:.0f}s {qa['question']}", flush=True)
     print(write_result(name, summary(args, rows, time.perf_counter() - started)))
 
 
@@ -144,6 +161,7 @@ def score(
         "haystack_tokens": tokens,
         "depth": round(depth, 2),
         "prompt_tokens": body(records[0]).get("usage", {}).get("prompt_tokens") if records else None,
+        "cached_tokens": body(records[0]).get("usage", {}).get("cached_tokens") if records else None,
         "seconds": round(seconds, 1),
         "error": None if records and records[0].get("error") is None else (stderr.strip()[-300:] or "no record"),
     }
@@ -165,6 +183,7 @@ def summary(args, rows: list[dict], seconds: float) -> dict:
         "unanswerable": len(rows) - len(answerable),
         "max_new_tokens": args.max_new_tokens,
         "seed": args.seed,
+        "questions_per_haystack": args.per_haystack,
         "exact_match": mean(r["em"] for r in rows),
         "f1": mean(r["f1"] for r in rows),
         "answerable_exact_match": mean(r["em"] for r in answerable),

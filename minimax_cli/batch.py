@@ -273,10 +273,12 @@ class Finished:
     job: Job
     records: list[dict]
     seconds: float
+    where: str | None = None  # which replica ran it, when several do ("replica 2")
 
 
 class Runner(Protocol):
-    """Where jobs run: here (LocalRunner) or in model replicas (batch_replicas.ReplicaPool)."""
+    """Where jobs run: here (LocalRunner), in model replicas on this machine
+    (batch_replicas.ReplicaPool) or on a Ray cluster (batch_ray.RayRunner)."""
 
     def run(self, jobs: list[Job]) -> Iterator[Finished]:
         """Each job with its records, as jobs finish (not necessarily in the order given)."""
@@ -325,6 +327,7 @@ class Outcome:
     seconds: float
     tokens: int
     error: dict | None = None  # the first error line's error: code, message, path
+    where: str | None = None  # which replica ran it, when several do
 
 
 @dataclass
@@ -380,4 +383,4 @@ def _outcome(finished: Finished, number: int, total: int) -> Outcome:
         usage = ((record["response"] or {}).get("body") or {}).get("usage") or {}
         tokens += usage.get("total_tokens", 0)
     return Outcome(number, total, finished.job.label, not errors, finished.seconds, tokens,
-                   errors[0] if errors else None)
+                   errors[0] if errors else None, finished.where)

@@ -103,7 +103,8 @@ def machine() -> dict:
     """What makes one machine faster than another, for the speed cache's key."""
     import torch
 
-    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    gpus = [torch.cuda.get_device_name(i) for i in range(count)]
     return {"host": platform.node(), "cpus": os.cpu_count(), "gpus": gpus}
 
 

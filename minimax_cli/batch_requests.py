@@ -8,7 +8,7 @@ Two kinds of line:
   - one of our task lines, a document and a task with its options:
     `{"custom_id": "b1", "task": "ask", "input": "book.pdf", "question": "Who kept the light?"}`
     `input` is relative to the request file's folder; the options are those of the commands:
-    `question` / `questions`, `length`, `strategy`, `to`, `from`, `max_new_tokens`,
+    `question` / `questions`, `length`, `strategy`, `chapters`, `to`, `from`, `max_new_tokens`,
     `temperature`, `top_p`, `seed`.
 
 A line that cannot run (not JSON, no custom_id, a custom_id seen before, an unsupported url or
@@ -30,8 +30,8 @@ from minimax_cli.jobs import TaskSpec
 
 CHAT_URL = "/v1/chat/completions"
 TASK_OPTIONS = {
-    "question": str, "questions": list, "length": str, "strategy": str, "to": str, "from": str,
-    "max_new_tokens": int, "temperature": (int, float), "top_p": (int, float), "seed": int,
+    "question": str, "questions": list, "length": str, "strategy": str, "chapters": bool, "to": str,
+    "from": str, "max_new_tokens": int, "temperature": (int, float), "top_p": (int, float), "seed": int,
 }
 
 
@@ -98,7 +98,7 @@ def _task_job(line: dict, folder: Path, flags: TaskSpec) -> Job:
                    f"input and {', '.join(TASK_OPTIONS)}")
     for name, kind in TASK_OPTIONS.items():
         value = line.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+        if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
             raise _bad(f"{name} has the wrong type: {value!r}")
     questions = ([line["question"]] if line.get("question") else []) + list(line.get("questions") or [])
     if not all(isinstance(q, str) and q.strip() for q in questions):
@@ -112,6 +112,7 @@ def _task_job(line: dict, folder: Path, flags: TaskSpec) -> Job:
         questions=tuple(questions),
         length=line.get("length", flags.length),
         strategy=line.get("strategy", flags.strategy),
+        chapters=line.get("chapters", flags.chapters),
         to=line.get("to", flags.to),
         source_language=line.get("from", flags.source_language),
         max_new_tokens=line.get("max_new_tokens", flags.max_new_tokens),

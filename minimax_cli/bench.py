@@ -5,7 +5,7 @@ any width can be measured; the default is the real model's width (hidden 6144, 6
 8 KV heads, experts 9216 wide, top-2) with few experts and layers, which keeps the per-token FLOPs
 of the real model.
 
-FLOPs are counted exactly for the work the model does per token:
+FLOPs are counted exactly for the work the model does per token (devicemap.layer_flops):
 - projections and experts: 2 x the weights a token passes through (lightning q/k/v/gate/out,
   softmax q/k/v/o, the router, top-k experts' w1/w3/w2);
 - lightning attention per head: causal intra-chunk terms 2 c D (q.k over c/2 keys, then the same
@@ -22,14 +22,11 @@ from dataclasses import dataclass
 import torch
 
 from minimax_cli.engine.hybrid.config import SOFTMAX, HybridConfig
-from minimax_cli.engine.hybrid.devicemap import Plan, plan_devices
+from minimax_cli.engine.hybrid.devicemap import LIGHTNING_CHUNK, Plan, layer_flops, plan_devices
 from minimax_cli.engine.hybrid.load import Placement, empty_model, init_buffers, quantize_owner, set_tensor
 from minimax_cli.engine.hybrid.model import HybridForCausalLM
 from minimax_cli.engine.hybrid.stream import Sampler, decode, prefill
 from minimax_cli.progress import NULL_PROGRESS, Progress
-
-LIGHTNING_CHUNK = 64  # fla's chunk size: the intra-chunk term's length
-
 
 @dataclass(frozen=True)
 class Shape:
@@ -91,26 +88,10 @@ def random_model(config: HybridConfig, *, plan: Plan | None = None, device: str 
 
 # ---- counting ------------------------------------------------------------------------------------
 
-def dense_flops_per_token(config: HybridConfig) -> int:
-    """2 x the weights one token passes through, all layers (the head excluded: it runs only on
-    the last position during prefill)."""
-    C, H, Hkv, D = config.hidden_size, config.num_attention_heads, config.num_key_value_heads, config.head_dim
-    k, I, E = config.num_experts_per_tok, config.intermediate_size, config.num_local_experts
-    total = 0
-    for t in config.layer_types:
-        attn = (2 * H * D * C + 2 * Hkv * D * C) if t == SOFTMAX else 5 * H * D * C
-        total += attn + k * 3 * C * I + E * C
-    return 2 * total
-
-
 def prefill_flops(config: HybridConfig, start: int, tokens: int) -> int:
-    """FLOPs of prefilling positions [start, start + tokens)."""
-    H, D = config.num_attention_heads, config.head_dim
-    lightning = len(config.lightning_layers) * H * (2 * LIGHTNING_CHUNK * D + 4 * D * D) * tokens
-    # sum over p in [start, start+tokens) of (p + 1)
-    keys = tokens * (2 * start + tokens + 1) // 2
-    softmax = len(config.softmax_layers) * 4 * H * D * keys
-    return dense_flops_per_token(config) * tokens + lightning + softmax
+    """FLOPs of prefilling positions [start, start + tokens) through every layer (the head runs
+    only on the last position and is left out)."""
+    return sum(layer_flops(config, i, tokens, start) for i in range(config.num_hidden_layers))
 
 
 def matmul_peak_tflops(device: torch.device, n: int | None = None, repeats: int = 10) -> float:
@@ -187,9 +168,11 @@ def bench_prefill(model: HybridForCausalLM, tokens: int, chunk: int, pipeline: b
         sync(d)
     seconds = time.perf_counter() - t0
     flops = prefill_flops(config, 0, tokens)
+    gpus = len({d for d in devices if d.type == "cuda"}) or 1
     return {"tokens": tokens, "chunk": chunk, "seconds": seconds, "tok_s": tokens / seconds,
             "flops": flops, "tflops": flops / seconds / 1e12, "matmul_peak_tflops": peak,
-            "roofline_fraction": flops / seconds / 1e12 / peak, "pipeline": pipeline and len(devices) > 1,
+            "roofline_fraction": flops / seconds / 1e12 / (peak * gpus),  # of all GPUs used
+            "pipeline": pipeline and len(devices) > 1,
             "devices": memory_report(devices), "kv_cache_bytes": cache.nbytes()}
 
 
@@ -358,4 +341,4 @@ def bench_plan(config: HybridConfig, gpus: int, tokens: int, chunk: int, quant: 
     if gpus <= 1:
         return None
     capacity = min(torch.cuda.get_device_properties(i).total_memory for i in range(gpus))
-    return plan_devices(config, gpus, capacity, tokens, chunk, quant)
+    return plan_devices(config, gpus, capacity, tokens, chunk, quant, balance="compute")

@@ -32,8 +32,10 @@ class TaskSpec:
     questions: tuple[str, ...] = ()  # ask
     length: str = "medium"  # summarize
     strategy: str = "auto"  # summarize
+    chapters: bool = False  # summarize: also a summary per chapter
     to: str = ""  # translate
     source_language: str | None = None  # translate
+    write: Path | None = None  # translate: also write the translated document here
     max_new_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
@@ -82,7 +84,7 @@ class TaskSpec:
             from minimax_cli.tasks.summarize import SummarizeOptions
 
             return SummarizeOptions(length=self.length, strategy=self.strategy, params=params,
-                                    prompt_dirs=self.prompt_dirs)
+                                    prompt_dirs=self.prompt_dirs, chapters=self.chapters)
         if self.task == "ask":
             from minimax_cli.tasks.ask import AskOptions
 
@@ -94,7 +96,7 @@ class TaskSpec:
         from minimax_cli.tasks.translate import TranslateOptions
 
         return TranslateOptions(to=self.to, source_language=self.source_language, params=params,
-                                prompt_dirs=self.prompt_dirs)
+                                output=self.write, prompt_dirs=self.prompt_dirs)
 
     def settings(self, defaults: GenerationParams) -> dict:
         """What a record says the task ran with (the options' own `settings()`)."""

@@ -84,7 +84,8 @@ def test_mixed_folder_rerun_and_one_changed_input(tmp_path):
     new = read_records(out)[len(records):]
     assert [x["custom_id"] for x in new] == ["notes.md"] and outcome(new[0]) == "ok"
     latest = latest_records(read_records(out))["notes.md"]  # the last line per custom_id is current
-    assert latest["response"]["body"]["source"]["sha256"] == hashlib.sha256((docs / "notes.md").read_bytes()).hexdigest()
+    sha256 = hashlib.sha256((docs / "notes.md").read_bytes()).hexdigest()
+    assert latest["response"]["body"]["source"]["sha256"] == sha256
 
 
 def test_kill_9_at_random_moments_then_every_custom_id_exactly_once(tmp_path):

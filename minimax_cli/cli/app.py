@@ -542,6 +542,8 @@ def plan_cmd(
                                           "preset's context window)."),
     chunk: int = typer.Option(32768, "--chunk", help="Prefill chunk size in tokens (sets the activation headroom)."),
     quant: Optional[str] = typer.Option(None, "--quant", help="int8 | none (default: the preset's)."),
+    balance: str = typer.Option("compute", "--balance", help="compute: cut layers by prefill work where "
+                                "memory allows (what the engine loads) | bytes: by memory."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ):
     """Plan the model over GPUs: layers per GPU balanced by bytes, with each GPU's weights, KV cache
@@ -554,8 +556,10 @@ def plan_cmd(
 
     def body():
         inputs = plan_inputs(model, gpus=gpus, gpu_mem_gib=gpu_mem, context=context, quant=quant)
+        if balance not in ("compute", "bytes"):
+            raise MinimaxError(ErrorCode.BAD_REQUEST, "--balance must be compute or bytes")
         plan = plan_devices(inputs.config, inputs.gpus, int(inputs.gpu_mem_gib * GiB), inputs.context,
-                            chunk, inputs.quant)
+                            chunk, inputs.quant, balance=balance)
         if as_json:
             console.out(json.dumps({"model": inputs.name, **plan.to_dict()}))
         else:

@@ -6,6 +6,7 @@ runs, so either module can be imported first.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -34,7 +35,9 @@ def batch(
     source_language: Optional[str] = typer.Option(None, "--from", help="translate: the source language "
                                                   "(default: detected)."),
     length: str = typer.Option("medium", "--length", help="summarize: short | medium | long"),
-    strategy: str = typer.Option("auto", "--strategy", help="summarize: auto | single | hierarchical"),
+    strategy: str = typer.Option("auto", "--strategy", help="summarize: auto | single | hierarchical | "
+                                 "incremental"),
+    chapters: bool = typer.Option(False, "--chapters", help="summarize: also a summary per chapter (or file)."),
     model: str = typer.Option("default", "--model", "-m", help="A preset name (see `minimax models`) or a "
                               "checkpoint folder / .gguf file.", envvar="MINIMAX_MODEL"),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Cap on generated tokens "
@@ -52,58 +55,105 @@ def batch(
                                  "estimated time) without running the model; writes nothing."),
     replicas: int = typer.Option(1, "--replicas", help="Run N copies of the model, each on its own share of "
                                  "the GPUs, when one copy fits on fewer GPUs than there are."),
+    ray_address: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Spread the jobs over a Ray "
+                                              "cluster, this process alone writing the results: auto (the "
+                                              "cluster this machine is part of), local (start one here), or "
+                                              "host:6379 / ray://host:10001. Needs minimax-cli[ray]."),
+    ray_replicas: Optional[int] = typer.Option(None, "--ray-replicas", help="With --ray: how many copies of the "
+                                               "model (default: as many as the GPUs hold at "
+                                               "--ray-gpus-per-replica, or one per node on CPUs)."),
+    ray_gpus: int = typer.Option(0, "--ray-gpus-per-replica", help="With --ray: GPUs each copy of the model takes "
+                                 "(8 for minimax-text-01 on 8-GPU nodes); 0 runs the copies on CPUs."),
+    ray_retries: int = typer.Option(2, "--ray-retries", help="With --ray: how many times a job whose replica died "
+                                    "runs again elsewhere before it is written as an error line."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-document lines; failures "
                                "and the summary line still go to stderr."),
 ):
     """Run a task over every file of a folder, or every line of a request file, with the model
     loaded once. Safe to kill and rerun: results are appended and fsynced one line at a time, and
-    a rerun skips every custom_id already answered with the same fingerprint (input, prompt, model,
-    settings), redoing failed and changed ones. Exit codes: 0 all done, 4 some documents failed,
-    5 another run holds the output, 1 fatal, 2 bad usage. The last stderr line sums up: done N,
-    failed N, skipped N, tokens N, seconds S.
+    a rerun skips every custom_id whose last line has the same fingerprint (input, prompt, model,
+    settings) and is a success or a failure of the input itself; model failures and changed inputs
+    run again. Exit codes: 0 this run wrote no error line, 4 some jobs failed, 5 another run holds
+    the output, 1 fatal, 2 bad usage, 3 unreadable request or results file. The last stderr line
+    sums up: done N, failed N, skipped N, tokens N, seconds S.
 
     Example: minimax batch inbox/ --task summarize --glob '*.pdf' -o summaries.jsonl"""
-    from minimax_cli.cli.app import guarded
-
-    guarded(lambda: _run(source, output, task, globs, excludes, questions, to, source_language, length,
-                         strategy, model, max_new_tokens, temperature, top_p, seed, quant, prompts, force,
-                         dry_run, replicas, quiet))
-
-
-def _run(source, output, task, globs, excludes, questions, to, source_language, length, strategy, model,
-         max_new_tokens, temperature, top_p, seed, quant, prompts, force, dry_run, replicas,
-         quiet) -> ExitStatus:
-    from minimax_cli.batch import folder_jobs
-    from minimax_cli.batch_requests import read_requests
-    from minimax_cli.cli.app import prompt_dirs
+    from minimax_cli.cli.app import guarded, prompt_dirs
     from minimax_cli.jobs import TaskSpec
 
-    if output is None and not dry_run:
-        raise MinimaxError(ErrorCode.BAD_REQUEST, "batch needs -o/--output, the results file")
-    flags = TaskSpec(task=task or "", questions=tuple(questions), length=length, strategy=strategy,
-                     to=to or "", source_language=source_language, max_new_tokens=max_new_tokens,
-                     temperature=temperature, top_p=top_p, seed=seed, prompt_dirs=prompt_dirs(prompts))
+    def body() -> ExitStatus:
+        if output is None and not dry_run:
+            raise MinimaxError(ErrorCode.BAD_REQUEST, "batch needs -o/--output, the results file")
+        flags = TaskSpec(task=task or "", questions=tuple(questions), length=length, strategy=strategy,
+                         chapters=chapters, to=to or "", source_language=source_language,
+                         max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed,
+                         prompt_dirs=prompt_dirs(prompts))
+        cluster = _ray_options(ray_address, ray_replicas, ray_gpus, ray_retries, replicas)
+        jobs = _jobs(source, flags, globs, excludes, output)
+        if dry_run:
+            return _dry_run(jobs, output, model, quant, force, quiet, cluster)
+        return _batch(jobs, output, model, quant, force, replicas, quiet, cluster)
+
+    guarded(body)
+
+
+def _jobs(source: Path, flags, globs: list[str], excludes: list[str], output: Path | None) -> list:
+    """A job per file of the folder `source` (the task and its options from `flags`), or per line
+    of the request file `source` (`flags` give the generation defaults)."""
+    from minimax_cli.batch import folder_jobs
+    from minimax_cli.batch_requests import read_requests
+
     if source.is_dir():
-        if task is None:
+        if not flags.task:
             raise MinimaxError(ErrorCode.BAD_REQUEST, "a folder needs --task summarize|ask|review|translate")
         flags.check()
-        jobs = folder_jobs(source, flags, globs, excludes, leave_out=[output] if output else [])
-    else:
-        if task is not None or globs or excludes:
-            raise MinimaxError(ErrorCode.BAD_REQUEST, "--task, --glob and --exclude are for a folder; a request "
-                               "file names the task on each line")
-        jobs = read_requests(source, flags)
-    if dry_run:
-        return _dry_run(jobs, output, model, quant, force, quiet)
-    return _batch(jobs, output, model, quant, force, replicas, quiet)
+        return folder_jobs(source, flags, globs, excludes, leave_out=[output] if output else [])
+    if flags.task or globs or excludes:
+        raise MinimaxError(ErrorCode.BAD_REQUEST, "--task, --glob and --exclude are for a folder; a request "
+                           "file names the task on each line")
+    return read_requests(source, flags)
 
 
-def _batch(jobs, output: Path, model: str, quant, force: bool, replicas: int, quiet: bool) -> ExitStatus:
+@dataclass(frozen=True)
+class RayOptions:
+    address: str
+    replicas: int | None
+    gpus_per_replica: int
+    retries: int
+
+
+def _ray_options(address: str | None, replicas: int | None, gpus: int, retries: int,
+                 local_replicas: int) -> RayOptions | None:
+    if address is None:
+        if replicas is not None or gpus or retries != 2:
+            raise MinimaxError(ErrorCode.BAD_REQUEST, "--ray-replicas, --ray-gpus-per-replica and --ray-retries "
+                               "go with --ray")
+        return None
+    if local_replicas != 1:
+        raise MinimaxError(ErrorCode.BAD_REQUEST, "--replicas is for one machine; with --ray, use --ray-replicas")
+    if retries < 0:
+        raise MinimaxError(ErrorCode.BAD_REQUEST, "--ray-retries must be 0 or more")
+    return RayOptions(address, replicas, gpus, retries)
+
+
+def _identity(model: str, quant, cluster: RayOptions | None):
+    """The model's identity for fingerprints, and its generation defaults. On Ray, whether it
+    runs on CUDA is the replicas' affair, not this machine's (a head node may have no GPU)."""
+    from minimax_cli.batch import model_identity
+
+    identity, defaults = model_identity(model, quant)
+    if cluster is not None:
+        identity = {**identity, "device": "cuda" if cluster.gpus_per_replica else "cpu"}
+    return identity, defaults
+
+
+def _batch(jobs, output: Path, model: str, quant, force: bool, replicas: int, quiet: bool,
+           cluster: RayOptions | None) -> ExitStatus:
     from minimax_cli.batch_output import BatchOutput, OutputLocked
 
     try:
         with BatchOutput(output) as out:  # first, so that a second run stops before any work
-            result = _locked(out, jobs, model, quant, force, replicas, quiet)
+            result = _locked(out, jobs, model, quant, force, replicas, quiet, cluster)
     except OutputLocked as exc:
         console.error(str(exc))
         return ExitStatus.LOCKED
@@ -111,8 +161,8 @@ def _batch(jobs, output: Path, model: str, quant, force: bool, replicas: int, qu
     return ExitStatus.OK if result.failed == 0 else ExitStatus.PARTIAL
 
 
-def _locked(out, jobs, model: str, quant, force: bool, replicas: int, quiet: bool):
-    from minimax_cli.batch import LocalRunner, model_identity, plan_batch, run_batch
+def _locked(out, jobs, model: str, quant, force: bool, replicas: int, quiet: bool, cluster: RayOptions | None):
+    from minimax_cli.batch import LocalRunner, plan_batch, run_batch
     from minimax_cli.batch_replicas import ReplicaPool, replica_devices
     from minimax_cli.progress import NULL_PROGRESS
 
@@ -120,25 +170,41 @@ def _locked(out, jobs, model: str, quant, force: bool, replicas: int, quiet: boo
     bar = progress if console.stderr.is_terminal else NULL_PROGRESS  # else per-document lines say it all
     if out.repaired_bytes:
         progress.log(f"{out.path}: cut off a torn last line ({out.repaired_bytes} bytes) left by a killed run")
-    identity, defaults = model_identity(model, quant)
+    identity, defaults = _identity(model, quant, cluster)
     devices = replica_devices(replicas, model, quant) if replicas != 1 else None
     plan = plan_batch(jobs, _existing(out.records, out.path), identity, defaults, force)
-    runner = (ReplicaPool(model, quant, devices, progress) if devices
-              else LocalRunner(model, quant, load_progress=progress, task_progress=bar))
+    if cluster is not None:
+        runner = _ray_runner(cluster, model, quant, progress)
+    elif devices:
+        runner = ReplicaPool(model, quant, devices, progress)
+    else:
+        runner = LocalRunner(model, quant, load_progress=progress, task_progress=bar)
     try:
         return run_batch(plan, out, runner, bar, _outcome_printer(progress, quiet))
     finally:
         runner.close()
 
 
-def _dry_run(jobs, output: Path | None, model: str, quant, force: bool, quiet: bool) -> ExitStatus:
+def _ray_runner(cluster: RayOptions, model: str, quant, progress):
+    try:
+        from minimax_cli.batch_ray import RayRunner
+    except ModuleNotFoundError as exc:
+        if exc.name != "ray":
+            raise
+        raise MinimaxError(ErrorCode.BAD_REQUEST, "--ray needs Ray: pip install 'minimax-cli[ray]'") from None
+    return RayRunner(cluster.address, model, quant, cluster.replicas, cluster.gpus_per_replica, cluster.retries,
+                     progress)
+
+
+def _dry_run(jobs, output: Path | None, model: str, quant, force: bool, quiet: bool,
+             cluster: RayOptions | None) -> ExitStatus:
     """The plan, read-only: the results file is read (not locked, not repaired) to find what a run
     would skip."""
-    from minimax_cli.batch import model_identity, plan_batch
+    from minimax_cli.batch import plan_batch
     from minimax_cli.batch_estimate import estimate, open_counter, speed
     from minimax_cli.records import read_records
 
-    identity, defaults = model_identity(model, quant)
+    identity, defaults = _identity(model, quant, cluster)
     existing = (lambda: read_records(output)) if output is not None and output.exists() else (lambda: [])
     plan = plan_batch(jobs, _existing(existing, output), identity, defaults, force)
     counter = open_counter(model) if plan.pending else None
@@ -182,12 +248,13 @@ def _outcome_printer(progress, quiet: bool):
 
     def show(outcome) -> None:
         head = f"[{outcome.number}/{outcome.total}]"
+        where = f" on {outcome.where}" if outcome.where else ""
         if outcome.ok:
             if lines_for_all:
-                progress.log(f"{head} ok {outcome.label} {outcome.seconds:.1f}s")
+                progress.log(f"{head} ok {outcome.label} {outcome.seconds:.1f}s{where}")
             return
         error = outcome.error
-        line = f"{head} failed {outcome.label} {outcome.seconds:.1f}s: {error['message']} ({error['code']})"
+        line = f"{head} failed {outcome.label} {outcome.seconds:.1f}s{where}: {error['message']} ({error['code']})"
         if quiet:
             console.error(line)
         else:

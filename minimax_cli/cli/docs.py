@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from minimax_cli.cli.app import app
 
 COMMANDS = [[], ["summarize"], ["ask"], ["review"], ["translate"], ["inspect"], ["models"],
-            ["models", "synth"], ["score"], ["plan"]]
+            ["models", "synth"], ["score"], ["plan"], ["batch"], ["bench"], ["bench", "prefill"],
+            ["bench", "decode"], ["bench", "kernels"], ["bench", "ingest"]]
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 

@@ -77,11 +77,15 @@ def test_fingerprint_changes_with_input_prompt_model_and_settings(tmp_path):
     base = job_fingerprints(job, MODEL, DEFAULTS)
     assert base == job_fingerprints(job, dict(MODEL), DEFAULTS)  # stable
     prompts = write(tmp_path / "prompts" / "summarize_single.txt", "Summarise: $document ($words words)")
+
+    def with_spec(spec):
+        return job_fingerprints(Job(("a.txt",), "a.txt", spec, str(doc)), MODEL, DEFAULTS)
+
     changed = [
         job_fingerprints(job, {**MODEL, "quant": "int8"}, DEFAULTS),
-        job_fingerprints(Job(("a.txt",), "a.txt", TaskSpec("summarize", max_new_tokens=9), str(doc)), MODEL, DEFAULTS),
-        job_fingerprints(Job(("a.txt",), "a.txt", TaskSpec("summarize", max_new_tokens=8, prompt_dirs=(prompts.parent,)),
-                             str(doc)), MODEL, DEFAULTS),
+        with_spec(TaskSpec("summarize", max_new_tokens=9)),
+        with_spec(TaskSpec("summarize", max_new_tokens=8, prompt_dirs=(prompts.parent,))),
+        with_spec(TaskSpec("summarize", max_new_tokens=8, chapters=True)),
     ]
     assert all(fp != base for fp in changed)
     doc.write_text("two")

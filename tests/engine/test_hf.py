@@ -19,7 +19,7 @@ from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS
 from minimax_cli.sources import load_document
 from minimax_cli.tasks.framing import render
-from minimax_cli.tasks.prompts import chat, load_prompt
+from minimax_cli.tasks.prompts import chat as task_chat, load_prompt
 
 QUESTION = [Message("user", "What is 2+3? Answer with one number.")]
 
@@ -170,14 +170,14 @@ def book_summary(engine):
     """The summary job's prompt for samples/book.pdf, prefilled."""
     doc = load_document("samples/book.pdf")
     user = load_prompt("summarize_single").render(words=300, document=render(doc, doc.segments, "summarize"))
-    return prefill(engine, chat(user))
+    return prefill(engine, task_chat(user))
 
 
 @pytest.fixture(scope="module")
 def repetitive(engine):
-    items = ", ".join(f"{w}-{n}" for w, n in zip("amber basalt cedar delta ember fjord garnet harbor".split(),
-                                                 (17, 42, 8, 93, 5, 61, 30, 77)))
-    messages = [Message("user", f"Write this list three times, one copy per line: {items}")]
+    items = "\n".join(f"{w}-{n}" for w, n in zip("amber basalt cedar delta ember fjord garnet harbor".split(),
+                                                  (17, 42, 8, 93, 5, 61, 30, 77)))
+    messages = [Message("user", f"Write this list three times, with a blank line between the copies:\n\n{items}")]
     return prefill(engine, messages)
 
 

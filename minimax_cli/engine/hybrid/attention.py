@@ -31,10 +31,28 @@ def attend_reference(q, k, v, start: int, scale: float):
     return (scores.softmax(-1) @ v).transpose(1, 2).to(q.dtype)  # [B, T, Hq, D]
 
 
+_cudnn_ok: bool | None = None  # cuDNN's fused attention: tried once, kept if it works here
+CUDNN_MIN_QUERIES = 4096  # cuDNN builds an execution plan per new shape: worth it only for big chunks
+
+
 def _attend_with_lse(q, k, v, causal: bool, scale: float):
-    """out [B, H, T, D], lse [B, H, T] fp32; q/k/v [B, H, *, D] with equal head counts."""
+    """out [B, H, T, D], lse [B, H, T] fp32; q/k/v [B, H, *, D] with equal head counts.
+
+    On GPUs the unmasked prefix part of a large chunk goes to cuDNN's fused attention (measured
+    564 vs 309 TFLOP/s for flash attention on a 32K chunk against a 1M prefix, H100). cuDNN plans
+    each new shape once, which costs milliseconds: small chunks and decode steps, whose key length
+    changes every call, go to flash attention, as do the causal square and any cuDNN failure."""
+    global _cudnn_ok
     if q.is_cuda:
         if q.dtype in (torch.float16, torch.bfloat16):
+            if not causal and q.shape[2] >= CUDNN_MIN_QUERIES and _cudnn_ok is not False:
+                try:
+                    out, lse = torch.ops.aten._scaled_dot_product_cudnn_attention(
+                        q, k, v, None, True, 0.0, False, False, scale=scale)[:2]
+                    _cudnn_ok = True
+                    return out, lse.reshape(q.shape[:3]).float()
+                except RuntimeError:
+                    _cudnn_ok = False
             out, lse = torch.ops.aten._scaled_dot_product_flash_attention(
                 q, k, v, 0.0, causal, False, scale=scale)[:2]
         else:

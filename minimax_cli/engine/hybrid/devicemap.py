@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from minimax_cli.engine.hybrid.config import SOFTMAX, HybridConfig
 
 GiB = 1 << 30
+LIGHTNING_CHUNK = 64  # fla's chunk: the length of lightning's intra-chunk term
 FIXED_HEADROOM = 1 * GiB  # CUDA context, cuBLAS workspaces, allocator fragmentation
 BF16 = 2
 
@@ -118,15 +119,31 @@ def state_bytes(config: HybridConfig) -> int:
 
 def activation_bytes(config: HybridConfig, chunk: int) -> int:
     """Peak activations of one chunk through one layer, per GPU (layers run one at a time):
-    hidden/residual/norm copies (6 x C bf16), fused qkv and its silu (2 x 3HD bf16), the fp32
-    lightning output and gate (2 x HD x 4), fla's per-64-token chunk states (H D D bf16 / 64),
-    the softmax square part's repeated K/V (2 x H D bf16), the MoE's gathered inputs, expert
-    intermediates and fp32 output (k x (C + 3 I) bf16 + C x 4), and the fp32 router (2 x E x 4)."""
+    hidden, residual and norm copies (6 x C bf16), the fused qkv (3HD bf16), the fp32 lightning
+    output (HD x 4), fla's per-64-token chunk states (H D D bf16 / 64), and the MoE's gathered
+    inputs and one expert intermediate (k x (C + I) bf16). Calibrated on H200s at real width:
+    measured peaks were 5.4 GiB over weights and KV for 32K-token chunks, 0.96 GiB for 4K; this
+    gives 7.6 and 1.8 GiB (with the fixed 1 GiB for the CUDA context), an upper bound."""
     C, H, D = config.hidden_size, config.num_attention_heads, config.head_dim
-    k, I, E = config.num_experts_per_tok, config.intermediate_size, config.num_local_experts
-    per_token = (6 * C * BF16 + 2 * 3 * H * D * BF16 + 2 * H * D * 4 + H * D * D * BF16 // 64
-                 + 2 * H * D * BF16 + k * (C + 3 * I) * BF16 + C * 4 + 2 * E * 4)
+    k, I = config.num_experts_per_tok, config.intermediate_size
+    per_token = 6 * C * BF16 + 3 * H * D * BF16 + H * D * 4 + H * D * D * BF16 // 64 + k * (C + I) * BF16
     return chunk * per_token + FIXED_HEADROOM
+
+
+def layer_flops(config: HybridConfig, layer: int, tokens: int, prefix: int) -> int:
+    """FLOPs of `tokens` tokens at positions [prefix, prefix + tokens) through one layer:
+    2 x the weights a token passes through, plus lightning's per-head 2cD (causal intra-chunk,
+    c = 64 as in fla) + 4D^2 (state read and update), or softmax attention's 4 (p + 1) D per head
+    at position p."""
+    C, H, Hkv, D = config.hidden_size, config.num_attention_heads, config.num_key_value_heads, config.head_dim
+    k, I, E = config.num_experts_per_tok, config.intermediate_size, config.num_local_experts
+    dense = 2 * (k * 3 * C * I + E * C)
+    if config.layer_types[layer] == SOFTMAX:
+        dense += 2 * (2 * H * D * C + 2 * Hkv * D * C)
+        keys = tokens * (2 * prefix + tokens + 1) // 2  # sum of (p + 1) over the positions
+        return dense * tokens + 4 * H * D * keys
+    dense += 2 * 5 * H * D * C
+    return (dense + H * (2 * LIGHTNING_CHUNK * D + 4 * D * D)) * tokens
 
 
 def model_weight_bytes(config: HybridConfig, quant: str) -> int:
@@ -143,9 +160,14 @@ def parameter_count(config: HybridConfig) -> int:
 # ---- placement ------------------------------------------------------------------------------------
 
 def plan_devices(config: HybridConfig, gpus: int, gpu_bytes: int, context: int, chunk: int,
-                 quant: str, device_names: list[str] | None = None, advice: bool = True) -> Plan:
+                 quant: str, device_names: list[str] | None = None, advice: bool = True,
+                 balance: str = "bytes") -> Plan:
     """Contiguous layer ranges per GPU, balanced by bytes; when the balanced cut does not fit, the
-    cut that minimises the fullest GPU."""
+    cut that minimises the fullest GPU.
+
+    `balance="compute"` cuts by each layer's prefill FLOPs at the middle of the context instead
+    (a pipeline runs as fast as its slowest GPU; one softmax layer at 500K tokens costs as much as
+    a dozen lightning layers), keeping the byte cut when the compute cut does not fit."""
     if gpus < 1:
         raise ValueError("gpus must be at least 1")
     names = device_names or [f"cuda:{i}" for i in range(gpus)]
@@ -157,12 +179,24 @@ def plan_devices(config: HybridConfig, gpus: int, gpu_bytes: int, context: int, 
     first_extra, last_extra = embed_bytes(config), head_bytes(config)
     headroom = activation_bytes(config, chunk)
 
+    def fits(groups) -> bool:
+        loads = [sum(cost[i] for i in g) for g in groups]
+        loads[0] += first_extra
+        loads[-1] += last_extra
+        return max(loads) + headroom <= gpu_bytes
+
     groups = balanced_split(cost, gpus, first_extra, last_extra)
-    loads = [sum(cost[i] for i in g) for g in groups]
-    loads[0] += first_extra
-    loads[-1] += last_extra
-    if max(loads) + headroom > gpu_bytes:  # balanced does not fit: minimise the fullest GPU
+    if not fits(groups):  # balanced does not fit: minimise the fullest GPU
         groups = min_max_split(cost, gpus, first_extra, last_extra) or groups
+    if balance == "compute":
+        work = [layer_flops(config, i, chunk, context // 2) for i in range(L)]
+
+        def slowest(split) -> int:
+            return max(sum(work[i] for i in g) for g in split)
+
+        for candidate in (balanced_split(work, gpus, 0, 0), min_max_split(work, gpus, 0, 0)):
+            if candidate and all(candidate) and fits(candidate) and slowest(candidate) < slowest(groups):
+                groups = candidate
 
     devices = []
     for g, layers in enumerate(groups):

@@ -9,7 +9,6 @@ pay its prefill once.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import OrderedDict
 from dataclasses import replace
@@ -55,7 +54,6 @@ class HybridEngine(Engine):
         """Open a preset (config.Preset): its checkpoint folder, or its synthetic checkpoint,
         built into the cache on first use; over the visible GPUs by the device-map plan."""
         path = synth_checkpoint(preset.synth, progress) if preset.synth else preset.checkpoint_path()
-        set_cpu_threads()
         return cls.from_path(path, name=preset.name, dtype=dtype or preset.dtype, quant=quant or preset.quant,
                              gpus=preset.gpus, context_window=preset.context_window,
                              strip_think=preset.generation.strip_think, progress=progress)
@@ -276,14 +274,9 @@ def gpu_plan(config: HybridConfig, gpus: int, context: int, chunk: int, quant: s
         raise MinimaxError(ErrorCode.BAD_REQUEST, f"the preset wants {gpus} GPUs, {torch.cuda.device_count()} "
                            "are visible")
     capacity = min(torch.cuda.get_device_properties(i).total_memory for i in range(gpus))
-    plan = plan_devices(config, gpus, capacity, context, chunk, quant)
+    plan = plan_devices(config, gpus, capacity, context, chunk, quant, balance="compute")
     if not plan.fits:
         raise MinimaxError(ErrorCode.OUT_OF_MEMORY, f"the model does not fit {gpus} GPU(s) at {context} tokens "
                            f"of context ({plan.shortfall_bytes / GiB:.1f} GiB short); would fit: "
                            f"{'; '.join(plan.advice)}")
     return plan
-
-
-def set_cpu_threads() -> None:
-    if not torch.cuda.is_available():
-        torch.set_num_threads(os.cpu_count() or 1)

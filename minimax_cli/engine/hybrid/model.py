@@ -123,6 +123,9 @@ class Expert(nn.Module):
         return self.w2(F.silu(self.w1(x)) * self.w3(x))
 
 
+SMALL_BATCH = 8  # (token, expert) pairs up to which the MoE runs them one by one
+
+
 class SparseMoE(nn.Module):
     """Top-k of E experts per token; router softmax in fp32, top-k renormalised; only experts
     that received tokens run."""
@@ -140,14 +143,31 @@ class SparseMoE(nn.Module):
         logits = F.linear(flat.float(), self.gate.weight.float())  # [N, E] fp32 router
         weights, chosen = torch.topk(logits.softmax(-1), self.top_k, dim=-1)  # [N, k]
         weights = weights / weights.sum(-1, keepdim=True)
+        if flat.shape[0] * self.top_k <= SMALL_BATCH:
+            out = self._few_tokens(flat, weights, chosen)
+        else:
+            out = self._many_tokens(flat, weights, chosen)
+        return out.to(x.dtype).view(B, T, C)
 
-        # group (token, slot) pairs by expert: one sort instead of a mask per expert
+    def _few_tokens(self, flat, weights, chosen):
+        """Decode: read the few (token, expert) pairs with one sync and run them directly,
+        skipping the sort-and-scatter machinery (a dozen kernel launches per layer)."""
+        out = torch.zeros_like(flat, dtype=torch.float32)
+        for token, experts in enumerate(chosen.cpu().tolist()):  # .cpu(): see _many_tokens
+            for slot, e in enumerate(experts):
+                y = self.experts[e](flat[token:token + 1])  # [1, C]
+                out[token:token + 1] += y.float() * weights[token, slot]
+        return out
+
+    def _many_tokens(self, flat, weights, chosen):
+        """Prefill: group (token, slot) pairs by expert with one sort, run each expert once."""
         flat_choice = chosen.reshape(-1)  # [N*k]
         order = torch.argsort(flat_choice, stable=True)
-        counts = torch.bincount(flat_choice, minlength=len(self.experts)).tolist()
+        # .cpu() first: it waits for the GPU with the GIL released; .tolist() on a CUDA tensor
+        # waits holding it, which stalls the other GPUs' threads in a pipelined prefill
+        counts = torch.bincount(flat_choice, minlength=len(self.experts)).cpu().tolist()
         token_of = order // self.top_k
         weight_of = weights.reshape(-1)[order]
-
         out = torch.zeros_like(flat, dtype=torch.float32)
         begin = 0
         for e, n in enumerate(counts):
@@ -157,7 +177,7 @@ class SparseMoE(nn.Module):
             y = self.experts[e](flat[tokens])  # [n, C]
             out.index_add_(0, tokens, y.float() * weight_of[begin:begin + n, None])
             begin += n
-        return out.to(x.dtype).view(B, T, C)
+        return out
 
 
 class DecoderLayer(nn.Module):

@@ -20,11 +20,36 @@ def should_quantize(module_name: str) -> bool:
     return not any(module_name == k or module_name.endswith("." + k) for k in KEEP_UNQUANTIZED)
 
 
+_int8_linear_cls = None
+
+
+def int8_linear_class():
+    """quanto's `QLinear` with a fused int8 path for decode-sized inputs (int8_matmul.py): the
+    same module and weights, quantized by quanto; only small-batch matmuls change route."""
+    global _int8_linear_cls
+    if _int8_linear_cls is None:
+        from optimum.quanto import QLinear  # lazy: only int8 runs need it
+
+        from minimax_cli.engine.hybrid.int8_matmul import MAX_ROWS, int8_matmul
+
+        class Int8Linear(QLinear):
+            def forward(self, x):
+                rows = x.numel() // x.shape[-1]
+                if x.is_cuda and rows <= MAX_ROWS and self.bias is None and self.frozen:
+                    w = self.weight
+                    y = int8_matmul(x.reshape(rows, -1), w._data, w._scale.view(-1))
+                    return y.view(*x.shape[:-1], -1)
+                return super().forward(x)
+
+        _int8_linear_cls = Int8Linear
+    return _int8_linear_cls
+
+
 def quantize_linear(linear: nn.Linear) -> nn.Module:
     """The linear with int8 weights, frozen: its bf16/fp32 weight is released."""
-    from optimum.quanto import QLinear, qint8  # lazy: only int8 runs need it
+    from optimum.quanto import qint8
 
-    qlinear = QLinear.from_module(linear, weights=qint8)
+    qlinear = int8_linear_class().from_module(linear, weights=qint8)
     qlinear.freeze()
     return qlinear
 

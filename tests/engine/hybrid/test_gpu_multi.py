@@ -21,16 +21,16 @@ pytestmark = [
 
 REAL_WIDTH = {"hidden_size": 6144, "num_attention_heads": 64, "head_dim": 128, "num_key_value_heads": 8,
               "rotary_dim": 64, "intermediate_size": 9216, "num_local_experts": 4,
-              "attn_type_list": [0, 0, 0, 1, 0, 0, 0, 1], "vocab_size": 2048}
+              "attn_type_list": [0, 0, 0, 1], "vocab_size": 2048}
 CONTEXT, CHUNK = 24576, 4096
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     t0 = time.perf_counter()
-    folder = write_synth_checkpoint(tmp_path_factory.mktemp("real") / "ckpt", "small", shards=8,
+    folder = write_synth_checkpoint(tmp_path_factory.mktemp("real") / "ckpt", "small", shards=4,
                                     overrides=REAL_WIDTH)
-    print(f"\nwrote a real-width 8-layer checkpoint in {time.perf_counter() - t0:.1f}s")
+    print(f"\nwrote a real-width 4-layer checkpoint in {time.perf_counter() - t0:.1f}s")
     return folder
 
 
@@ -55,7 +55,7 @@ def test_two_gpus_match_the_plan_and_one_gpu(checkpoint):
         torch.cuda.reset_peak_memory_stats(i)
     cache = model.new_cache(capacity=CONTEXT)
     two = prefill(model, cache, tokens, CHUNK, total=len(tokens))
-    two_logits = model.logits(two).float()
+    two_logits = model.logits(two).float().cpu()
     for i, d in enumerate(plan.devices):
         peak = torch.cuda.max_memory_allocated(i) - base[i]
         print(f"cuda:{i} peak during prefill {peak / GiB:.2f} GiB; planned total {d.total_bytes / GiB:.2f} GiB "
@@ -66,7 +66,7 @@ def test_two_gpus_match_the_plan_and_one_gpu(checkpoint):
     torch.cuda.empty_cache()
 
     one = load_checkpoint(checkpoint, dtype="bfloat16", device="cuda:0", quant="int8")
-    one_logits = one.logits(prefill(one, one.new_cache(capacity=CONTEXT), tokens, CHUNK, total=len(tokens))).float()
+    one_logits = one.logits(prefill(one, one.new_cache(capacity=CONTEXT), tokens, CHUNK, total=len(tokens))).float().cpu()
     err = ((two_logits - one_logits).norm() / one_logits.norm()).item()
     print(f"2-GPU pipelined vs 1-GPU logits: rel err {err:.2e}, argmax equal {bool((two_logits.argmax() == one_logits.argmax()))}")
     assert err < 2e-2
