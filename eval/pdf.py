@@ -64,6 +64,7 @@ def main() -> None:
                 c.get("page") == page and contains(c.get("quote", ""), gold) for c in citations
             ),
             "dropped_citations": result.get("dropped_citations"),
+            "relocated_citations": result.get("relocated_citations"),
             "cached_tokens": body(record).get("usage", {}).get("cached_tokens"),
         })
     written = sum(len(r["citations"]) for r in rows)

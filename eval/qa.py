@@ -158,6 +158,7 @@ def score(
         "supported_citations": sum(any(contains(c["quote"], g) for g in golds) for c in citations),
         "citations_in_gold_paragraph": sum(normalize_answer(c["quote"]) in gold_paragraph for c in citations),
         "dropped_citations": result.get("dropped_citations", 0),
+        "relocated_citations": result.get("relocated_citations", 0),
         "haystack_tokens": tokens,
         "depth": round(depth, 2),
         "prompt_tokens": body(records[0]).get("usage", {}).get("prompt_tokens") if records else None,
@@ -192,6 +193,7 @@ def summary(args, rows: list[dict], seconds: float) -> dict:
         "unanswerable_said_dont_know": mean(not r["answered"] for r in rows if not r["answerable"]),
         "citations_written": written,
         "citations_dropped": sum(r["dropped_citations"] for r in rows),
+        "citations_relocated": sum(r.get("relocated_citations", 0) for r in rows),
         "citation_precision_gold_in_quote": round(sum(r["supported_citations"] for r in rows) / written, 4)
         if written
         else None,

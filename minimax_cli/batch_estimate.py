@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,71 +21,13 @@ from pathlib import Path
 from minimax_cli.batch import Job, canonical_json
 from minimax_cli.chat_completions import ChatSpec
 from minimax_cli.config import cache_dir
-from minimax_cli.engine.base import Engine, EngineInfo, GenerationParams, Message
+from minimax_cli.engine.base import Engine, GenerationParams, Message
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 
 SPEED_FILE = "speed.json"
 MEASURE_WORDS = 400  # the timed prompt: about 500 tokens
 MEASURE_NEW_TOKENS = 32
-
-
-# ---- counting tokens without weights -------------------------------------------------------------
-
-
-def open_counter(model: str) -> Engine:
-    """An engine for `model` that counts tokens and formats chats exactly as the real one does, but
-    holds no weights and cannot generate: enough to plan."""
-    from minimax_cli.engine.factory import resolve_model
-
-    preset = resolve_model(model)
-    if preset.engine == "hybrid":
-        return _hybrid_counter(preset)
-    return _hf_counter(preset)
-
-
-def _hybrid_counter(preset) -> Engine:
-    from minimax_cli.engine.hybrid.config import HybridConfig
-    from minimax_cli.engine.hybrid.engine import HybridEngine, load_tokenizer, synth_checkpoint
-
-    class HybridCounter(HybridEngine):
-        def __init__(self, tokenizer, info: EngineInfo):  # the tokenizer side of HybridEngine only
-            self.tokenizer, self.info = tokenizer, info
-            self._memo = OrderedDict()
-
-        def generate_many(self, conversations, params, progress=NULL_PROGRESS):
-            raise RuntimeError("a token counter holds no weights")
-
-    path = synth_checkpoint(preset.synth) if preset.synth else preset.checkpoint_path()
-    config = HybridConfig.from_file(path / "config.json")
-    info = EngineInfo(name=preset.name, engine="hybrid", path=str(path),
-                      context_window=preset.context_window or config.max_position_embeddings)
-    return HybridCounter(load_tokenizer(path), info)
-
-
-def _hf_counter(preset) -> Engine:
-    from transformers import AutoConfig, AutoTokenizer
-
-    from minimax_cli.engine import embedded
-    from minimax_cli.engine.hf import HFEngine, _config_window
-
-    class HFCounter(HFEngine):
-        def __init__(self, tokenizer, info: EngineInfo):  # the tokenizer side of HFEngine only
-            self.tokenizer, self.info = tokenizer, info
-
-        def generate(self, messages, params, progress=NULL_PROGRESS):
-            raise RuntimeError("a token counter holds no weights")
-
-    path = embedded.prepare(embedded.EMBEDDED[preset.embedded]) if preset.embedded else preset.checkpoint_path()
-    folder, gguf = (path.parent, path.name) if path.is_file() else (path, None)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf, trust_remote_code=False)
-        config = AutoConfig.from_pretrained(folder, gguf_file=gguf, trust_remote_code=False)
-    except (OSError, ValueError, KeyError) as exc:
-        raise MinimaxError(ErrorCode.BAD_CHECKPOINT, f"cannot load the tokenizer: {exc}", str(path)) from exc
-    info = EngineInfo(name=preset.name, engine="hf", path=str(path),
-                      context_window=preset.context_window or _config_window(config, path))
-    return HFCounter(tokenizer, info)
 
 
 # ---- measured speed ---------------------------------------------------------------------------------

@@ -16,8 +16,10 @@ The roofline fraction is achieved FLOP/s over the measured bf16 matmul peak of t
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -42,10 +44,11 @@ class Shape:
     vocab: int = 200064
     softmax_every: int = 8
 
-    def config(self) -> HybridConfig:
+    def config_dict(self) -> dict:
+        """The stack's config.json in the published (remote-code) format."""
         alpha = (2 * self.layers) ** 0.25
-        return HybridConfig.from_dict({
-            "model_type": "minimax_text_01",
+        return {
+            "model_type": "minimax_text_01", "torch_dtype": "bfloat16", "postnorm": True,
             "attn_type_list": [1 if i % self.softmax_every == self.softmax_every - 1 else 0
                                for i in range(self.layers)],
             "num_hidden_layers": self.layers, "hidden_size": self.hidden,
@@ -53,9 +56,13 @@ class Shape:
             "num_key_value_heads": self.kv_heads, "head_dim": self.head_dim,
             "rotary_dim": self.head_dim // 2, "rope_theta": 10000000, "num_local_experts": self.experts,
             "num_experts_per_tok": 2, "vocab_size": self.vocab, "max_position_embeddings": 10240000,
-            "layernorm_full_attention_alpha": alpha, "layernorm_linear_attention_alpha": alpha,
-            "layernorm_mlp_alpha": alpha, "postnorm": True,
-        })
+            "hidden_act": "silu", "rms_norm_eps": 1e-5, "tie_word_embeddings": False,
+            **{f"layernorm_{kind}_alpha": alpha for kind in ("full_attention", "linear_attention", "mlp")},
+            **{f"layernorm_{kind}_beta": 1.0 for kind in ("full_attention", "linear_attention", "mlp")},
+        }
+
+    def config(self) -> HybridConfig:
+        return HybridConfig.from_dict(self.config_dict())
 
 
 # ---- building ------------------------------------------------------------------------------------
@@ -174,6 +181,49 @@ def bench_prefill(model: HybridForCausalLM, tokens: int, chunk: int, pipeline: b
             "roofline_fraction": flops / seconds / 1e12 / (peak * gpus),  # of all GPUs used
             "pipeline": pipeline and len(devices) > 1,
             "devices": memory_report(devices), "kv_cache_bytes": cache.nbytes()}
+
+
+def write_hf_checkpoint(model: HybridForCausalLM, config: dict, folder: Path) -> None:
+    """`model`'s weights as a native (-hf) checkpoint in `folder`, bf16, one shard per layer (so
+    the host copy stays one layer large), for `native_prefill`."""
+    from safetensors.torch import save_file
+
+    from minimax_cli.engine.hybrid.synth import to_hf_config
+
+    folder.mkdir(parents=True, exist_ok=True)
+    units: dict[str, dict[str, torch.Tensor]] = {}
+    for name, param in model.named_parameters():
+        units.setdefault(name.split(".")[2] if name.startswith("model.layers.") else "rest", {})[name] = param
+    weight_map: dict[str, str] = {}
+    for unit, tensors in units.items():
+        file = f"model-{unit}.safetensors"
+        save_file({n: t.detach().to("cpu", torch.bfloat16).contiguous() for n, t in tensors.items()},
+                  str(folder / file))
+        weight_map.update(dict.fromkeys(tensors, file))
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    (folder / "config.json").write_text(json.dumps(to_hf_config(config)))
+
+
+def native_prefill(folder: Path, tokens: int, device: torch.device) -> dict:
+    """transformers' native MiniMaxForCausalLM from `folder`: a one-shot prefill of `tokens` random
+    tokens, timed after a short warm-up. One forward is all it can do right: its chunked path
+    is wrong (shared/research/runtime.md §1.5)."""
+    from transformers import MiniMaxForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()  # its load report lists the decay buffers it computes itself
+    native = MiniMaxForCausalLM.from_pretrained(str(folder), dtype=torch.bfloat16, device_map={"": device}).eval()
+    ids = torch.tensor([list(random_tokens(tokens, native.config.vocab_size))], device=device)
+    with torch.inference_mode():
+        native(input_ids=ids[:, :min(tokens, 512)], use_cache=False, logits_to_keep=1)  # warm-up
+        reset_peaks([device])
+        sync(device)
+        t0 = time.perf_counter()
+        native(input_ids=ids, use_cache=False, logits_to_keep=1)
+        sync(device)
+    seconds = time.perf_counter() - t0
+    return {"tokens": tokens, "seconds": seconds, "tok_s": tokens / seconds, "devices": memory_report([device])}
 
 
 def bench_decode(model: HybridForCausalLM, context: int, new_tokens: int, chunk: int) -> dict:

@@ -16,6 +16,7 @@ from minimax_cli.records import success_record
 from minimax_cli.sources.document import Document
 from minimax_cli.tasks.prompts import task_prompt_sha256
 from minimax_cli.tasks.result import TaskResult
+from minimax_cli.tasks.glossary import Term
 from minimax_cli.tasks.summarize import LENGTH_WORDS, STRATEGIES
 
 TASKS = ("summarize", "ask", "review", "translate")
@@ -36,6 +37,7 @@ class TaskSpec:
     to: str = ""  # translate
     source_language: str | None = None  # translate
     write: Path | None = None  # translate: also write the translated document here
+    glossary: tuple[Term, ...] = ()  # translate: terms to translate exactly as given
     max_new_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
@@ -96,7 +98,7 @@ class TaskSpec:
         from minimax_cli.tasks.translate import TranslateOptions
 
         return TranslateOptions(to=self.to, source_language=self.source_language, params=params,
-                                output=self.write, prompt_dirs=self.prompt_dirs)
+                                output=self.write, prompt_dirs=self.prompt_dirs, glossary=self.glossary)
 
     def settings(self, defaults: GenerationParams) -> dict:
         """What a record says the task ran with (the options' own `settings()`)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -17,8 +16,8 @@ import typer
 
 from minimax_cli.cli import console
 from minimax_cli.cli.exit import ExitStatus, status_for
-from minimax_cli.engine.base import GenerationParams
 from minimax_cli.errors import ErrorCode, MinimaxError
+from minimax_cli.jobs import TaskSpec
 
 app = typer.Typer(
     name="minimax",
@@ -92,17 +91,6 @@ def open_engine(model: str, quant: str | None, progress):
     return _open(model, quant=quant, progress=progress)
 
 
-def generation_params(engine, max_new_tokens, temperature, top_p, seed) -> GenerationParams:
-    """CLI flags over the preset's defaults."""
-    base = engine.default_params
-    return GenerationParams(
-        max_new_tokens=base.max_new_tokens if max_new_tokens is None else max_new_tokens,
-        temperature=base.temperature if temperature is None else temperature,
-        top_p=base.top_p if top_p is None else top_p,
-        seed=seed,
-    )
-
-
 def prompt_dirs(prompts: Path | None) -> tuple[Path, ...]:
     if prompts is None:
         return ()
@@ -154,16 +142,15 @@ class Emitter:
         self.worst = max(self.worst, status_for(exc.code))
 
 
-def run_jobs(paths: list[str], task: str, call, engine_spec: str, quant, output, as_json, quiet,
-             gen_flags: tuple, dirs: tuple[Path, ...], load=None) -> int:
-    """Load each document (with `load(path)` when given), run `call(doc, engine, params, progress)
-    -> [TaskResult]`, emit records.
+def run_jobs(paths: list[str], spec: TaskSpec, engine_spec: str, quant, output, as_json, quiet,
+             load=None, shown=None) -> int:
+    """Load each document (with `load(path)` when given), run `spec` over it, emit its records;
+    `shown(result)` rewrites the text a result prints as.
 
     Documents that cannot be read become error records and a non-zero exit; the rest still run."""
-    from minimax_cli.records import success_record
     from minimax_cli.sources import load_document
-    from minimax_cli.tasks.prompts import task_prompt_sha256
 
+    spec.check()
     progress = console.make_progress(quiet)
     engine = None
     with Emitter(output, as_json) as emit:
@@ -172,13 +159,8 @@ def run_jobs(paths: list[str], task: str, call, engine_spec: str, quant, output,
                 doc = load(path) if load else load_document(path, stdin=sys.stdin)
                 if engine is None:
                     engine = open_engine(engine_spec, quant, progress)
-                params = generation_params(engine, *gen_flags)
-                results, settings = call(doc, engine, params, progress)
-                for n, result in enumerate(results, 1):
-                    custom_id = path if len(results) == 1 else f"{path}#q{n}"
-                    record = success_record(custom_id, result, doc, engine.info, settings,
-                                            task_prompt_sha256(task, dirs))
-                    emit.success(record, result.text)
+                for record, result in spec.records(spec.custom_ids(path), doc, engine, progress):
+                    emit.success(record, shown(result) if shown else result.text)
                     for warning in result.warnings:
                         console.warn(warning)
             except MinimaxError as exc:
@@ -193,7 +175,8 @@ def run_jobs(paths: list[str], task: str, call, engine_spec: str, quant, output,
 @app.command()
 def summarize(
     paths: list[str] = typer.Argument(..., help="Files or folders to summarise ('-' reads stdin); one record each."),
-    length: str = typer.Option("medium", "--length", help="short | medium | long"),
+    length: str = typer.Option("medium", "--length", help="short | medium | long: at most "
+                                "120 | 300 | 700 words, and a tenth | a sixth | a third of the document's."),
     strategy: str = typer.Option("auto", "--strategy", help="auto (one pass when it fits, else hierarchical) | "
                                  "single | hierarchical (part summaries merged) | incremental (a running "
                                  "summary updated part by part)"),
@@ -209,14 +192,7 @@ def summarize(
     document's chapters, pages or files, then merged. The record says which strategy ran.
 
     Example: minimax summarize samples/book.pdf --chapters -o summaries.jsonl"""
-    from minimax_cli.tasks.summarize import LENGTH_WORDS, STRATEGIES, SummarizeOptions, summarize as run
-
-    def call(doc, engine, params, progress):
-        if max_new_tokens is None:  # room for the asked length (~1.6 tokens a word, with slack)
-            params = replace(params, max_new_tokens=max(params.max_new_tokens, int(LENGTH_WORDS[length] * 1.6)))
-        opts = SummarizeOptions(length=length, strategy=strategy, params=params, prompt_dirs=dirs,
-                                chapters=chapters)
-        return [run(doc, engine, opts, progress)], opts.settings()
+    from minimax_cli.tasks.summarize import LENGTH_WORDS, STRATEGIES
 
     if length not in LENGTH_WORDS:
         console.error(f"--length must be one of {', '.join(LENGTH_WORDS)}")
@@ -225,12 +201,9 @@ def summarize(
         console.error(f"--strategy must be one of {', '.join(STRATEGIES)}")
         raise typer.Exit(ExitStatus.USAGE)
 
-    def body():
-        return run_jobs(paths, "summarize", call, model, quant, output, as_json, quiet,
-                        (max_new_tokens, temperature, top_p, seed), dirs)
-
-    dirs = _dirs_or_exit(prompts)
-    guarded(body)
+    spec = TaskSpec("summarize", length=length, strategy=strategy, chapters=chapters,
+                    **_generation(max_new_tokens, temperature, top_p, seed, prompts))
+    guarded(lambda: run_jobs(paths, spec, model, quant, output, as_json, quiet))
 
 
 @app.command()
@@ -249,8 +222,6 @@ def ask(
     (page and label for PDFs, line ranges for text and code).
 
     Example: minimax ask samples/repo "Where are session tokens verified?" """
-    from minimax_cli.tasks.ask import AskOptions, ask as run
-
     qs = list(questions or []) + list(question)
     if questions_file:
         qs += [line.strip() for line in questions_file.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -258,13 +229,8 @@ def ask(
         console.error("ask needs a question: minimax ask PATH \"QUESTION\"")
         raise typer.Exit(ExitStatus.USAGE)
 
-    def call(doc, engine, params, progress):
-        opts = AskOptions(params=params, prompt_dirs=dirs)
-        return run(doc, engine, qs, opts, progress), opts.settings()
-
-    dirs = _dirs_or_exit(prompts)
-    guarded(lambda: run_jobs([path], "ask", call, model, quant, output, as_json, quiet,
-                             (max_new_tokens, temperature, top_p, seed), dirs))
+    spec = TaskSpec("ask", questions=tuple(qs), **_generation(max_new_tokens, temperature, top_p, seed, prompts))
+    guarded(lambda: run_jobs([path], spec, model, quant, output, as_json, quiet))
 
 
 @app.command()
@@ -284,7 +250,6 @@ def review(
     message and suggestion. A diff, or the changes against --diff REV, is reviewed hunk by hunk.
 
     Example: minimax review . --diff main --format sarif > review.sarif"""
-    from minimax_cli.tasks.review import ReviewOptions, review as run
     from minimax_cli.tasks.review_formats import FORMATS, render_findings
 
     if fmt not in FORMATS:
@@ -294,23 +259,20 @@ def review(
         console.error("--json prints records; use it or --format, not both")
         raise typer.Exit(ExitStatus.USAGE)
 
-    def call(doc, engine, params, progress):
-        opts = ReviewOptions(params=params, prompt_dirs=dirs)
-        result = run(doc, engine, opts, progress)
-        result.text = render_findings(fmt, result.result["findings"], result.text)
+    def shown(result) -> str:
+        text = render_findings(fmt, result.result["findings"], result.text)
         if fmt != "text" and output is not None:  # the record goes to -o; the asked format still to stdout
-            console.out(result.text)
-        return [result], opts.settings()
+            console.out(text)
+        return text
 
     def load_changes(target: str):
         from minimax_cli.sources.gitdiff import load_git_diff
 
         return load_git_diff(target, diff)
 
-    dirs = _dirs_or_exit(prompts)
-    guarded(lambda: run_jobs([path], "review", call, model, quant, output, as_json, quiet,
-                             (max_new_tokens, temperature, top_p, seed), dirs,
-                             load=load_changes if diff else None))
+    spec = TaskSpec("review", **_generation(max_new_tokens, temperature, top_p, seed, prompts))
+    guarded(lambda: run_jobs([path], spec, model, quant, output, as_json, quiet,
+                             load=load_changes if diff else None, shown=shown))
 
 
 @app.command()
@@ -332,22 +294,21 @@ def translate(
     back; the record reports coverage and any misaligned paragraphs.
 
     Example: minimax translate samples/book.txt --to French -o out.jsonl"""
-    from minimax_cli.tasks.translate import TranslateOptions, translate as run
-
     target = write
     if target is None and output is not None and path != "-":
         src = Path(path)
         target = output.parent / f"{src.stem}.{_lang_tag(to)}{src.suffix or '.txt'}"
 
-    def call(doc, engine, params, progress):
-        opts = TranslateOptions(to=to, source_language=source_language, params=params, output=target,
-                                prompt_dirs=dirs, glossary=terms)
-        return [run(doc, engine, opts, progress)], opts.settings()
+    spec = TaskSpec("translate", to=to, source_language=source_language, write=target,
+                    glossary=_glossary_or_exit(glossary),
+                    **_generation(max_new_tokens, temperature, top_p, seed, prompts))
+    guarded(lambda: run_jobs([path], spec, model, quant, output, as_json, quiet))
 
-    dirs = _dirs_or_exit(prompts)
-    terms = _glossary_or_exit(glossary)
-    guarded(lambda: run_jobs([path], "translate", call, model, quant, output, as_json, quiet,
-                             (max_new_tokens, temperature, top_p, seed), dirs))
+
+def _generation(max_new_tokens, temperature, top_p, seed, prompts) -> dict:
+    """The TaskSpec fields every job command shares."""
+    return {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "seed": seed,
+            "prompt_dirs": _dirs_or_exit(prompts)}
 
 
 def _lang_tag(language: str) -> str:
@@ -397,7 +358,9 @@ def inspect(
                 console.out(f"==> {seg.locator} <==")
                 console.out(seg.text)
             return ExitStatus.OK
-        engine = open_engine(model, None, console.make_progress(quiet))
+        from minimax_cli.engine.counter import open_counter
+
+        engine = open_counter(model)
         answer = max_new_tokens or engine.default_params.max_new_tokens
         the_plan = plan(doc, engine, task, answer)
         info = {"source": doc.source_info(), "title": doc.title, "segments": len(doc.segments),

@@ -201,7 +201,8 @@ def _dry_run(jobs, output: Path | None, model: str, quant, force: bool, quiet: b
     """The plan, read-only: the results file is read (not locked, not repaired) to find what a run
     would skip."""
     from minimax_cli.batch import plan_batch
-    from minimax_cli.batch_estimate import estimate, open_counter, speed
+    from minimax_cli.batch_estimate import estimate, speed
+    from minimax_cli.engine.counter import open_counter
     from minimax_cli.records import read_records
 
     identity, defaults = _identity(model, quant, cluster)

@@ -62,6 +62,9 @@ def prefill_cmd(
     chunk: int = typer.Option(32768, "--chunk", help="Prefill chunk size."),
     pipeline: bool = typer.Option(True, "--pipeline/--no-pipeline", help="Overlap GPUs (chunk c on GPU 1 "
                                   "while c+1 runs on GPU 0)."),
+    compare_hf: bool = typer.Option(False, "--compare-hf", help="Also run transformers' native MiniMaxForCausalLM "
+                                    "on the same weights (one GPU, bf16): a one-shot prefill of --tokens, as its "
+                                    "chunked path is wrong; reports ours_over_native."),
     costs: bool = typer.Option(False, "--project", help="Also measure per-layer costs and project the real "
                                "80-layer model on 8 GPUs."),
     layers: int = LayersOpt, experts: int = ExpertsOpt, hidden: int = HiddenOpt, heads: int = HeadsOpt,
@@ -74,6 +77,9 @@ def prefill_cmd(
     Example: minimax bench prefill --tokens 1000000 --chunk 32768 --json"""
     from minimax_cli.bench import bench_prefill, layer_costs, project
 
+    if compare_hf and (gpus != 1 or dtype != "bf16"):
+        console.error("--compare-hf runs on one GPU in bf16 (--gpus 1 --dtype bf16)")
+        raise typer.Exit(ExitStatus.USAGE)
     shape = _shape(layers, experts, hidden, heads, head_dim, kv_heads, intermediate, vocab)
     model, plan = _build(shape, dtype, gpus, tokens, chunk)
     result = {"shape": shape.__dict__, "dtype": dtype, "gpus": gpus,
@@ -85,8 +91,31 @@ def prefill_cmd(
         measured = layer_costs(model, chunk, [0, 131072, 262144, 524288])
         result["layer_costs"] = measured
         result["projection_80_layers_8_gpus"] = project(measured, hidden=hidden)
+    if compare_hf:
+        result["hf_native"] = _native(model, shape, tokens)
+        result["ours_over_native"] = result["tok_s"] / result["hf_native"]["tok_s"]
     _emit(result, as_json)
     raise typer.Exit(ExitStatus.OK)
+
+
+def _native(model, shape, tokens: int) -> dict:
+    """Our model's weights through transformers' native class; ours is freed first."""
+    import gc
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from minimax_cli.bench import devices_of, native_prefill, write_hf_checkpoint
+
+    device = devices_of(model)[0]
+    with tempfile.TemporaryDirectory(prefix="minimax-bench-") as folder:
+        write_hf_checkpoint(model, shape.config_dict(), Path(folder))
+        model.to("meta")  # both copies would not fit where the real width barely does
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        return native_prefill(Path(folder), tokens, device)
 
 
 @bench_app.command("decode")

@@ -45,6 +45,7 @@ from minimax_cli.engine.base import (
 )
 from minimax_cli.engine.hybrid.engine import shared_prefix_length
 from minimax_cli.engine.lookahead import DecodeStats, NgramDrafter
+from minimax_cli.engine.packed import pack_linears
 from minimax_cli.engine.pieces import split_for_tokenizer
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
@@ -391,77 +392,6 @@ class HFEngine(Engine):
 
     def _decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
-
-
-class PackedLinear(torch.nn.Module):
-    """An fp32 `nn.Linear` whose weight is held in oneDNN's blocked layout: the same weights and
-    fp32 arithmetic, through the kernel inductor uses for packed linears.
-
-    MKL, which `nn.Linear` calls on x86, is fastest for one row (decoding) and for many (prefill),
-    but for 2 to 16 rows it repacks the whole weight on every call: checking a 5-token draft cost
-    3x a one-token forward on the 2-core EPYC we measured, against 1.9x packed once here, with one
-    row as fast as MKL's and prefill within a few percent.
-    """
-
-    def __init__(self, linear: torch.nn.Linear):
-        super().__init__()
-        self.in_features, self.out_features = linear.in_features, linear.out_features
-        weight = linear.weight.detach()
-        self.packed = torch.ops.mkldnn._reorder_linear_weight(weight, _PACK_ROWS)
-        self.bias = None if linear.bias is None else linear.bias.detach()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.ops.mkldnn._linear_pointwise(
-            x.reshape(-1, self.in_features).contiguous(), self.packed, self.bias, "none", [], ""
-        )
-        return y.view(*x.shape[:-1], self.out_features)
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
-
-
-_PACK_ROWS = 8  # the row count oneDNN picks its blocking for: drafts are checked 2 to 11 rows at a time
-
-
-def pack_linears(model: torch.nn.Module) -> int:
-    """Replace the fp32 CPU `nn.Linear` layers of `model` by `PackedLinear`, in place; how many.
-
-    Layers whose weight is shared (tied embeddings) stay, and so does everything when this torch
-    lacks the oneDNN ops or a packed layer does not match `nn.Linear` on a random input."""
-    try:
-        if not torch.backends.mkldnn.is_available():
-            return 0
-        torch.ops.mkldnn._reorder_linear_weight, torch.ops.mkldnn._linear_pointwise  # noqa: B018
-    except (AttributeError, RuntimeError):
-        return 0
-    uses: dict[int, int] = {}
-    for _, parameter in model.named_parameters(remove_duplicate=False):
-        uses[id(parameter)] = uses.get(id(parameter), 0) + 1
-    layers = [
-        (parent, name, child)
-        for parent in model.modules()
-        for name, child in parent.named_children()
-        if type(child) is torch.nn.Linear and child.weight.dtype == torch.float32
-        and child.weight.device.type == "cpu" and uses[id(child.weight)] == 1
-    ]
-    generator = torch.Generator().manual_seed(0)
-    checked: set[tuple[int, ...]] = set()
-    with torch.inference_mode():
-        for _, _, linear in layers:  # one layer of each shape, before any is replaced
-            if (shape := tuple(linear.weight.shape)) in checked:
-                continue
-            x = torch.randn(3, linear.in_features, generator=generator)
-            try:
-                packed = PackedLinear(linear)(x)
-            except RuntimeError:
-                return 0
-            if not torch.allclose(packed, torch.nn.functional.linear(x, linear.weight, linear.bias),
-                                  rtol=1e-4, atol=1e-4):
-                return 0
-            checked.add(shape)
-        for parent, name, linear in layers:
-            setattr(parent, name, PackedLinear(linear))
-    return len(layers)
 
 
 class _Seen:

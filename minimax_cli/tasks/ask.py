@@ -59,7 +59,7 @@ def ask(
     doc: Document, engine: Engine, questions: list[str], opts: AskOptions, progress: Progress = NULL_PROGRESS
 ) -> list[TaskResult]:
     """Answer each question from `doc`: {"question", "answer", "answered", "citations",
-    "dropped_citations", "strategy"}, one result per question."""
+    "dropped_citations", "relocated_citations", "strategy"}, one result per question."""
     if not questions:
         return []
     if not doc.segments:
@@ -107,23 +107,32 @@ def parse_answer(text: str) -> tuple[str, list[tuple[object, object]], bool]:
 
 def verify(
     cited: list[tuple[object, object]], excerpts: list[Segment], doc: Document | None = None
-) -> tuple[list[dict], int]:
-    """The citations whose quote occurs in the excerpt they name (and, given `doc`, at the
-    citation's locator in the document), and how many were dropped."""
+) -> tuple[list[dict], int, int]:
+    """The citations whose quote occurs in the excerpts (and, given `doc`, at the citation's
+    locator in the document), how many were dropped, and how many were relocated.
+
+    A quote is looked for first in the excerpt the model named, then in the others in order: small
+    models often quote a passage exactly but number its excerpt wrong, and the quote, not the
+    number, is the evidence. The written locator is always where the quote actually is."""
     kept: list[dict] = []
-    dropped = 0
+    dropped = relocated = 0
     for number, quote in cited:
         n = _excerpt_number(number, excerpts)
+        named = [excerpts[n - 1]] if n is not None and 1 <= n <= len(excerpts) else []
         citation = None
-        if n is not None and 1 <= n <= len(excerpts) and isinstance(quote, str):
-            citation = cite(excerpts[n - 1], quote)
-        if citation is not None and doc is not None and not check_citation(doc, citation):
-            citation = None
+        if isinstance(quote, str):
+            for excerpt in named + [e for e in excerpts if e not in named]:
+                citation = cite(excerpt, quote)
+                if citation is not None and doc is not None and not check_citation(doc, citation):
+                    citation = None
+                if citation is not None:
+                    relocated += excerpt not in named
+                    break
         if citation is None:
             dropped += 1
         elif citation not in kept:
             kept.append(citation)
-    return kept, dropped
+    return kept, dropped, relocated
 
 
 def _answer(
@@ -137,7 +146,7 @@ def _answer(
     count: int,
 ) -> TaskResult:
     answer, cited, structured = parse_answer(gen.text)
-    citations, dropped = verify(cited, excerpts, doc)
+    citations, dropped, relocated = verify(cited, excerpts, doc)
     answered = bool(answer) and not (_DONT_KNOW.search(answer) and not citations)
     if not answered:
         citations = []
@@ -154,6 +163,7 @@ def _answer(
         "answered": answered,
         "citations": citations,
         "dropped_citations": dropped,
+        "relocated_citations": relocated,
         "strategy": strategy,
     }
     # The calls ran together; each question is charged an equal share of the elapsed time.

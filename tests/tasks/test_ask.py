@@ -21,15 +21,16 @@ def reply(answer, *citations):
     return json.dumps({"answer": answer, "citations": [{"excerpt": n, "quote": q} for n, q in citations]})
 
 
-def test_real_quote_kept_fake_quote_and_wrong_page_dropped():
+def test_real_quotes_kept_at_their_real_place_fake_quotes_dropped():
     engine = FakeEngine(
         [
             reply(
                 "Water boils at 100 °C at sea level.",
                 (3, "water boils at 100 degrees Celsius at sea level"),  # real: spans the line break
                 (3, "boils at 90 degrees"),  # not in the text
-                (2, "It freezes at zero degrees"),  # real text, wrong page
-                (9, "Steam is water"),  # no such excerpt
+                (2, "It freezes at zero degrees"),  # real text, wrong page: cited where it is
+                (9, "Steam is water"),  # no such excerpt: found on page 4
+                (9, "Steam is ice"),  # no such excerpt, nor anywhere
             )
         ]
     )
@@ -37,9 +38,11 @@ def test_real_quote_kept_fake_quote_and_wrong_page_dropped():
     out = result.result
     assert out["answered"] is True and out["strategy"] == "single"
     assert out["citations"] == [
-        {"path": "book.pdf", "page": 3, "page_label": "1", "quote": "Water boils at 100 degrees Celsius at sea level"}
+        {"path": "book.pdf", "page": 3, "page_label": "1", "quote": "Water boils at 100 degrees Celsius at sea level"},
+        {"path": "book.pdf", "page": 3, "page_label": "1", "quote": "It freezes at zero degrees"},
+        {"path": "book.pdf", "page": 4, "page_label": "2", "quote": "Steam is water"},
     ]
-    assert out["dropped_citations"] == 3
+    assert out["dropped_citations"] == 2 and out["relocated_citations"] == 2
     assert "book.pdf p.3 (1)" in result.text
 
 
@@ -143,4 +146,5 @@ def test_citation_may_name_its_excerpt_by_number_text_or_locator():
     )
     [result] = ask(handbook(), engine, ["What is steam?"], AskOptions())
     assert [c["page"] for c in result.result["citations"]] == [4]  # the same citation, kept once
-    assert result.result["dropped_citations"] == 1  # "p.4" names no excerpt
+    # "p.4" names no excerpt: its quote is found by searching them all
+    assert result.result["dropped_citations"] == 0 and result.result["relocated_citations"] == 1

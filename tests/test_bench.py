@@ -1,0 +1,63 @@
+"""`minimax bench` on the CPU at toy sizes: the commands run, count what they claim, and the
+native comparison runs transformers' class on exactly our weights."""
+
+import json
+
+import torch
+from typer.testing import CliRunner
+
+from minimax_cli.bench import Shape, prefill_flops, random_model, write_hf_checkpoint
+from minimax_cli.cli.app import app
+from minimax_cli.cli.exit import ExitStatus
+from minimax_cli.engine.hybrid.load import load_checkpoint
+
+runner = CliRunner()
+TOY = ["--layers", "8", "--experts", "2", "--hidden", "64", "--heads", "4", "--head-dim", "16",
+       "--kv-heads", "2", "--intermediate", "64", "--vocab", "512"]
+TOY_SHAPE = Shape(layers=8, experts=2, hidden=64, heads=4, head_dim=16, kv_heads=2, intermediate=64, vocab=512)
+
+
+def bench(*args) -> dict:
+    result = runner.invoke(app, ["bench", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_prefill_counts_the_flops_of_every_token():
+    out = bench("prefill", *TOY, "--tokens", "600", "--chunk", "256")
+    assert out["tokens"] == 600 and out["chunk"] == 256 and out["pipeline"] is False
+    assert out["flops"] == prefill_flops(TOY_SHAPE.config(), 0, 600)
+    assert out["tok_s"] > 0 and abs(out["tflops"] - out["flops"] / out["seconds"] / 1e12) < 1e-9
+    assert out["kv_cache_bytes"] > 0  # the softmax layer (layer 7) kept 600 keys and values
+
+
+def test_compare_hf_runs_the_native_class():
+    out = bench("prefill", *TOY, "--tokens", "600", "--chunk", "256", "--compare-hf")
+    native = out["hf_native"]
+    assert native["tokens"] == 600 and native["tok_s"] > 0
+    assert abs(out["ours_over_native"] - out["tok_s"] / native["tok_s"]) < 1e-9
+
+
+def test_compare_hf_is_refused_where_it_cannot_run():
+    result = runner.invoke(app, ["bench", "prefill", *TOY, "--tokens", "64", "--dtype", "int8", "--compare-hf"])
+    assert result.exit_code == ExitStatus.USAGE and "one GPU in bf16" in result.stderr
+
+
+def test_the_native_checkpoint_holds_our_weights(tmp_path):
+    model = random_model(TOY_SHAPE.config(), device="cpu", dtype=torch.bfloat16)
+    write_hf_checkpoint(model, TOY_SHAPE.config_dict(), tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["model_type"] == "minimax"
+    back = dict(load_checkpoint(tmp_path, dtype="bfloat16", device="cpu").named_parameters())
+    ours = dict(model.named_parameters())
+    assert back.keys() == ours.keys()
+    for name, value in ours.items():
+        assert torch.equal(back[name].float(), value.to(torch.bfloat16).float()), name
+
+
+def test_decode_and_kernels_and_ingest():
+    out = bench("decode", *TOY, "--context", "100", "--new-tokens", "5", "--chunk", "64")
+    assert out["new_tokens"] == 5 and out["tok_s"] > 0
+    rows = bench("kernels", "--lengths", "128", "--heads", "2", "--head-dim", "16")
+    assert rows and all(row["tokens"] == 128 for row in rows)
+    rows = bench("ingest", "samples/book.pdf", "samples/repo")
+    assert {row["kind"] for row in rows} >= {"pdf", "repo"} and all(row["seconds"] > 0 for row in rows)
