@@ -176,7 +176,7 @@ def run_jobs(paths: list[str], spec: TaskSpec, engine_spec: str, quant, output, 
 def summarize(
     paths: list[str] = typer.Argument(..., help="Files or folders to summarise ('-' reads stdin); one record each."),
     length: str = typer.Option("medium", "--length", help="short | medium | long: at most "
-                                "120 | 300 | 700 words, and a tenth | a sixth | a third of the document's."),
+                                "120 | 300 | 700 words."),
     strategy: str = typer.Option("auto", "--strategy", help="auto (one pass when it fits, else hierarchical) | "
                                  "single | hierarchical (part summaries merged) | incremental (a running "
                                  "summary updated part by part)"),

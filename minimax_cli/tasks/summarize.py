@@ -30,10 +30,6 @@ from minimax_cli.tasks.session import Session
 
 # Target length of the final summary in words; set max_new_tokens to at least ~1.5x this.
 LENGTH_WORDS = {"short": 120, "medium": 300, "long": 700}
-# ... but at most this share of the document's own words (a 1,000-word story gets ~170 words at
-# medium, not 300), and never below MIN_WORDS.
-LENGTH_SHARE = {"short": 1 / 10, "medium": 1 / 6, "long": 1 / 3}
-MIN_WORDS = 40
 STRATEGIES = ("auto", "single", "hierarchical", "incremental")
 # A reduce call must hold at least this many part summaries, so merging always makes progress.
 MIN_GROUP = 3
@@ -66,7 +62,7 @@ def summarize(doc: Document, engine: Engine, opts: SummarizeOptions, progress: P
     """Summarize `doc`: {"summary", "strategy", "parts" (when split), "chapters" (when asked)}."""
     session = Session("summarize", engine, opts.params, progress, opts.prompt_dirs)
     the_plan = summarize_plan(doc, engine, opts)
-    words = target_words(opts.length, doc)
+    words = LENGTH_WORDS[opts.length]
     steps = _Steps(session, doc, opts)
     runs = _chapter_runs(doc) if opts.chapters else []
     if opts.chapters and not any(r.title for r in runs):
@@ -90,12 +86,6 @@ def summarize(doc: Document, engine: Engine, opts: SummarizeOptions, progress: P
     if opts.chapters:
         result["chapters"] = [r for r in run_summaries if r["title"]]
     return session.result(result, _render(result), strategy)
-
-
-def target_words(length: str, doc: Document) -> int:
-    """How many words the final summary of `doc` may have at `length`."""
-    share = round(sum(len(s.text.split()) for s in doc.segments) * LENGTH_SHARE[length])
-    return min(LENGTH_WORDS[length], max(MIN_WORDS, share))
 
 
 def summarize_plan(doc: Document, engine: Engine, opts: SummarizeOptions) -> Plan:
