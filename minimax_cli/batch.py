@@ -45,7 +45,7 @@ from minimax_cli.engine.base import Engine, GenerationParams
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.jobs import TaskSpec
 from minimax_cli.progress import NULL_PROGRESS, Progress
-from minimax_cli.records import _envelope, error_record
+from minimax_cli.records import envelope, error_record
 from minimax_cli.sources import load_document
 
 # ---- jobs ---------------------------------------------------------------------------------------
@@ -231,7 +231,7 @@ def execute(job: Job, engine: Callable[[], Engine], progress: Progress = NULL_PR
     model = engine()
     try:
         if doc is None:
-            records = [_envelope(job.custom_ids[0], 200, job.spec.run(model, progress), None)]
+            records = [envelope(job.custom_ids[0], 200, job.spec.run(model, progress), None)]
         else:
             records = [record for record, _ in job.spec.records(list(job.custom_ids), doc, model, progress)]
         return _stamped(records, job)

@@ -57,7 +57,7 @@ def success_record(
     }
     if result.warnings:
         body["warnings"] = result.warnings
-    return _envelope(custom_id, 200, body, None)
+    return envelope(custom_id, 200, body, None)
 
 
 def error_record(custom_id: str, error: MinimaxError) -> dict:
@@ -65,10 +65,12 @@ def error_record(custom_id: str, error: MinimaxError) -> dict:
     detail = {"code": error.code.value, "message": error.message}
     if error.path:
         detail["path"] = error.path
-    return _envelope(custom_id, status, None, detail)
+    return envelope(custom_id, status, None, detail)
 
 
-def _envelope(custom_id: str, status: int, body: dict | None, error: dict | None) -> dict:
+def envelope(custom_id: str, status: int, body: dict | None, error: dict | None) -> dict:
+    """One line of an OpenAI Batch output file: a fresh id, the caller's custom_id, and either a
+    response body or an error."""
     return {
         "id": f"mmx_{secrets.token_hex(12)}",
         "custom_id": custom_id,
