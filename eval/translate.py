@@ -29,10 +29,12 @@ BOOKS = {
 
 def excerpt(path: Path, start: str, paragraphs: int) -> str:
     """From the line `start` on: its heading block and the next `paragraphs` paragraphs, each
-    re-flowed onto one line as Markdown would keep it."""
+    re-flowed onto one line as Markdown would keep it (lines, where no blank line separates them)."""
     text = path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
     text = text[text.index(start) :]
     blocks = [" ".join(b.split()) for b in text.split("\n\n") if b.strip()]
+    if len(blocks) == 1:  # no blank lines (Botchan: a sentence a line): a line is a paragraph
+        blocks = [line.strip() for line in text.split("\n") if line.strip()]
     return "\n\n".join(blocks[: paragraphs + 1]) + "\n"
 
 

@@ -5,7 +5,9 @@ ids, each once and non-empty. A block that does not is retried once paragraph by
 paragraph that still fails is listed as misaligned and keeps its source text, so no translation
 ever lands under the wrong paragraph. Code blocks are not sent; Markdown line markers are put back
 from the source. With a glossary, each block's prompt lists the terms it contains, and paragraphs
-whose translation lacks a required term are reported.
+whose translation lacks a required term are reported. A paragraph larger than one block (a text
+with no blank lines is a single paragraph) is sent as pieces of whole lines, or of whole sentences
+for one overlong line, and put back together; it counts as translated when every piece came back.
 """
 
 from __future__ import annotations
@@ -91,25 +93,30 @@ def translate(doc: Document, engine: Engine, opts: TranslateOptions, progress: P
     translator = _Translator(session, opts)
     paragraphs = split_paragraphs(doc.text)
     todo = [p for p in paragraphs.items if p.translatable]
-    translated: dict[int, str] = {}
-    misaligned: list[int] = []
-    glossary_missed: list[dict] = []
-    task = progress.task("Translating", total=len(todo), unit="paragraphs")
-    for block in translator.blocks(todo):
-        done = translator.block(block)
-        if done is None and len(block) > 1:
-            done = {}
-            for paragraph in block:
-                done.update(translator.block([paragraph]) or {})
-        for paragraph in block:
-            if done and paragraph.id in done:
-                translated[paragraph.id] = restore_markers(paragraph.text, done[paragraph.id])
-                if terms := missed(opts.glossary, paragraph.text, translated[paragraph.id]):
-                    glossary_missed.append({"id": paragraph.id, "terms": terms})
-            else:
-                misaligned.append(paragraph.id)
+    units, pieces = translator.units(todo, first_id=len(paragraphs.items) + 1)
+    done: dict[int, str] = {}  # unit id -> its translation
+    task = progress.task("Translating", total=len(units), unit="paragraphs")
+    for block in translator.blocks(units):
+        answer = translator.block(block)
+        if answer is None and len(block) > 1:
+            answer = {}
+            for unit in block:
+                answer.update(translator.block([unit]) or {})
+        done.update({u.id: restore_markers(u.text, answer[u.id]) for u in block if answer and u.id in answer})
         task.advance(len(block))
     task.close()
+    translated: dict[int, str] = {}  # paragraph id -> its text in the output, translated in whole or part
+    misaligned: list[int] = []
+    glossary_missed: list[dict] = []
+    for paragraph in todo:
+        parts = pieces.get(paragraph.id, [Piece(paragraph, "")])
+        if any(p.unit.id in done for p in parts):
+            translated[paragraph.id] = "".join(done.get(p.unit.id, p.unit.text) + p.separator for p in parts)
+        if all(p.unit.id in done for p in parts):
+            if terms := missed(opts.glossary, paragraph.text, translated[paragraph.id]):
+                glossary_missed.append({"id": paragraph.id, "terms": terms})
+        else:
+            misaligned.append(paragraph.id)
     text = paragraphs.join(translated)
     if opts.output is not None:
         _write(opts.output, text)
@@ -120,7 +127,7 @@ def translate(doc: Document, engine: Engine, opts: TranslateOptions, progress: P
     result = {
         "to": opts.to,
         "translation": text,
-        "coverage": round(len(translated) / len(todo), 4) if todo else 1.0,
+        "coverage": round((len(todo) - len(misaligned)) / len(todo), 4) if todo else 1.0,
         "paragraphs": len(todo),
         "misaligned": misaligned,
     }
@@ -154,6 +161,17 @@ def parse_units(text: str, expected: list[int], complete: bool = True) -> dict[i
     return units if sorted(units) == sorted(expected) else None
 
 
+@dataclass
+class Piece:
+    """Part of a paragraph too large for one block, and what follows it in the paragraph."""
+
+    unit: Paragraph
+    separator: str  # "\n" after a run of lines, " " between sentences of one long line, "" last
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+")
+
+
 class _Translator:
     """Blocks of paragraphs sized to the window and max_new_tokens, and their calls."""
 
@@ -171,6 +189,46 @@ class _Translator:
         room = self.engine.context_window - overhead
         # The block and its translation must fit the window together; the translation, max_new_tokens.
         self.budget = max(min(opts.params.max_new_tokens // EXPANSION, room // (EXPANSION + 1)), 1)
+
+    def units(self, paragraphs: list[Paragraph], first_id: int) -> tuple[list[Paragraph], dict[int, list[Piece]]]:
+        """What is sent: each paragraph, or for one over the block budget (a text with no blank
+        lines is one paragraph), its pieces, numbered from `first_id` on; and the pieces of each
+        cut paragraph, to be joined back once translated."""
+        units: list[Paragraph] = []
+        pieces: dict[int, list[Piece]] = {}
+        for paragraph in paragraphs:
+            if self.engine.count_tokens(_unit(paragraph)) <= self.budget:
+                units.append(paragraph)
+                continue
+            pieces[paragraph.id] = []
+            for text, separator in self._cut(paragraph.text):
+                pieces[paragraph.id].append(Piece(Paragraph(first_id, text, True), separator))
+                first_id += 1
+            units.extend(piece.unit for piece in pieces[paragraph.id])
+        return units, pieces
+
+    def _cut(self, text: str) -> list[tuple[str, str]]:
+        """`text` as (piece, separator after it): runs of whole lines of at most the block budget,
+        and a line longer than that in runs of whole sentences."""
+        spans: list[tuple[str, str]] = []
+        for line in text.split("\n"):
+            if self.engine.count_tokens(line) <= self.budget:
+                spans.append((line, "\n"))
+            else:
+                spans.extend((sentence, " ") for sentence in _SENTENCE_END.split(line) if sentence)
+                spans[-1] = (spans[-1][0], "\n")
+        runs: list[tuple[str, str]] = []
+        used = 0
+        for span, separator in spans:
+            tokens = self.engine.count_tokens(span) + 1
+            if runs and used + tokens <= self.budget:
+                runs[-1] = (runs[-1][0] + runs[-1][1] + span, separator)
+                used += tokens
+            else:
+                runs.append((span, separator))
+                used = tokens
+        runs[-1] = (runs[-1][0], "")
+        return runs
 
     def blocks(self, paragraphs: list[Paragraph]) -> list[list[Paragraph]]:
         blocks: list[list[Paragraph]] = []

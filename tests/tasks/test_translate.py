@@ -104,3 +104,28 @@ def test_parse_units():
     assert parse_units('<p id="1">a\n<p id="2">b', [1, 2]) == {1: "a", 2: "b"}  # closers forgotten
     assert parse_units("Bonjour.", [7]) == {7: "Bonjour."}
     assert parse_units('<p id="1">Bonjour.</p>', [7]) == {7: "Bonjour."}
+
+
+def test_a_paragraph_over_the_block_budget_is_cut_at_lines_then_sentences():
+    lines = [f"Line {n} has a few words in it." for n in range(1, 31)]  # no blank line: one paragraph
+    long_line = " ".join(f"Sentence {n} is short." for n in range(1, 41))
+    source = "\n".join(lines) + "\n\n" + long_line + "\n"
+    engine = FakeEngine(upper)
+    result = translate(text(source), engine, TranslateOptions(to="de", params=GenerationParams(max_new_tokens=60)))
+    out = result.result
+    assert out["paragraphs"] == 2 and out["coverage"] == 1.0 and out["misaligned"] == []
+    assert out["translation"] == source.upper()  # every line break and sentence space where it was
+    assert len(engine.calls) > 4  # 30 lines and 40 sentences at a budget of 30 tokens a block
+    assert all(len(p.split()) < 120 for p in engine.prompts)
+
+
+def test_a_failed_piece_leaves_its_paragraph_misaligned_but_keeps_the_rest():
+    source = "\n".join(f"Line {n} has a few words in it." for n in range(1, 31)) + "\n"
+    engine = FakeEngine(lambda messages: upper(messages, skip={3}))  # the second piece never comes back
+    result = translate(text(source), engine, TranslateOptions(to="de", params=GenerationParams(max_new_tokens=60)))
+    out = result.result
+    assert out["coverage"] == 0.0 and out["misaligned"] == [1]
+    translated = out["translation"].split("\n")
+    kept = [line for line in translated if line and not line.isupper()]  # the second piece's lines
+    assert translated[0] == "LINE 1 HAS A FEW WORDS IN IT." and translated[-2] == "LINE 30 HAS A FEW WORDS IN IT."
+    assert kept and len(kept) < 30 and all(line in source for line in kept)
