@@ -124,7 +124,10 @@ class HFEngine(Engine):
         self.tokenizer = tokenizer
         self.info = info
         self.device = torch.device(info.devices[0])
-        # The research runs used generate()'s penalty, which also counts the prompt's tokens.
+        # Counts the answer's own tokens only. generate()'s penalty also counts the prompt's, which
+        # over a long document penalises nearly every word the answer needs: on a 31K-token
+        # haystack the 0.5B model answered "Marketer" with it and "Stratigraphers" (with an exact
+        # quote) without it.
         self.penalty = RepetitionPenaltyLogitsProcessor(float(repetition_penalty))
         self.prefill_chunk = prefill_chunk
         self.eos_ids = _eos_ids(model, tokenizer)
@@ -271,7 +274,7 @@ class HFEngine(Engine):
                      limit: int, stats: DecodeStats) -> Iterator[int]:
         """One token per forward, greedy or sampled; the caller stops taking them."""
         generator = torch.Generator(self.device).manual_seed(params.seed)
-        seen = _Seen(ids, limit, self.device)
+        seen = _Seen(limit, self.device)
         while True:
             token = self._pick(seen.ids, logits, params, generator)
             yield token
@@ -290,7 +293,7 @@ class HFEngine(Engine):
         to the kept ids, so it again lacks only the newest token.
         """
         drafter = NgramDrafter(ids, max_ngram=3, min_ngram=2)
-        seen = _Seen(ids, limit + self.draft_tokens, self.device)
+        seen = _Seen(limit + self.draft_tokens, self.device)
         token = self._greedy(seen.ids, logits)
         emitted, length = 0, min(4, self.draft_tokens)
         while True:
@@ -395,13 +398,11 @@ class HFEngine(Engine):
 
 
 class _Seen:
-    """The prompt's and the answer's ids so far, as the [1, n] tensor the repetition penalty
-    reads, grown in place."""
+    """The answer's ids so far, as the [1, n] tensor the repetition penalty reads, grown in place."""
 
-    def __init__(self, ids: list[int], room: int, device: torch.device):
-        self._buffer = torch.empty((1, len(ids) + room + 1), dtype=torch.long, device=device)
-        self._buffer[0, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-        self._length = len(ids)
+    def __init__(self, room: int, device: torch.device):
+        self._buffer = torch.empty((1, room + 1), dtype=torch.long, device=device)
+        self._length = 0
 
     def __len__(self) -> int:
         return self._length

@@ -28,7 +28,7 @@ from minimax_cli.tasks.prompts import chat, load_prompt
 from minimax_cli.tasks.result import TaskResult
 from minimax_cli.tasks.session import Session
 
-# Target length of the final summary in words; set max_new_tokens to at least ~1.5x this.
+# Target length of the final summary in words; max_new_tokens is at least 2x this (jobs.TOKENS_PER_WORD).
 LENGTH_WORDS = {"short": 120, "medium": 300, "long": 700}
 STRATEGIES = ("auto", "single", "hierarchical", "incremental")
 # A reduce call must hold at least this many part summaries, so merging always makes progress.
