@@ -22,6 +22,7 @@ from minimax_cli import batch_ray  # noqa: E402  (needs ray)
 from minimax_cli.cli.app import app  # noqa: E402
 from minimax_cli.cli.exit import ExitStatus  # noqa: E402
 from minimax_cli.records import read_records  # noqa: E402
+from tests.test_batch import small_folder as folder  # noqa: E402
 
 TINY = ["-m", "tiny", "--max-new-tokens", "4"]
 runner = CliRunner()
@@ -38,14 +39,6 @@ def cluster():
 
 def batch(*args):
     return runner.invoke(app, ["batch", *[str(a) for a in args]])
-
-
-def folder(root: Path, count: int) -> Path:
-    docs = root / "docs"
-    docs.mkdir()
-    for n in range(count):
-        (docs / f"doc{n:02d}.txt").write_text(f"Note {n}. The keeper lit lamp {n} at dusk.\n")
-    return docs
 
 
 def results(path: Path) -> dict[str, tuple]:

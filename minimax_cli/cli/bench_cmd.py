@@ -56,6 +56,14 @@ def _emit(result: dict, as_json: bool) -> None:
         console.out(f"{key:>20}: {value}")
 
 
+def _emit_rows(rows: list[dict], as_json: bool) -> None:
+    if as_json:
+        console.out(json.dumps(rows))
+        return
+    for row in rows:
+        console.out("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+
+
 @bench_app.command("prefill")
 def prefill_cmd(
     tokens: int = typer.Option(32768, "--tokens", help="Tokens to stream through the stack."),
@@ -151,11 +159,7 @@ def kernels_cmd(
     from minimax_cli.bench import bench_kernels
 
     rows = bench_kernels([int(n) for n in lengths.split(",") if n], heads, head_dim)
-    if as_json:
-        console.out(json.dumps(rows))
-    else:
-        for row in rows:
-            console.out("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+    _emit_rows(rows, as_json)
     raise typer.Exit(ExitStatus.OK)
 
 
@@ -172,14 +176,10 @@ def ingest_cmd(
     from minimax_cli.bench import bench_ingest
 
     counter = None
-    if model:
-        from minimax_cli.engine.factory import open_engine
+    if model:  # the tokenizer is all tokenization needs: no weights are loaded
+        from minimax_cli.engine.counter import open_counter
 
-        counter = open_engine(model).count_tokens
+        counter = open_counter(model).count_tokens
     rows = bench_ingest(paths, counter)
-    if as_json:
-        console.out(json.dumps(rows))
-    else:
-        for row in rows:
-            console.out("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+    _emit_rows(rows, as_json)
     raise typer.Exit(ExitStatus.OK)

@@ -253,7 +253,7 @@ class HFEngine(Engine):
         if params.temperature == 0 and self.lookahead:
             tokens = self._lookahead_tokens(ids, logits, cache, limit, stats)
         else:
-            tokens = self._step_tokens(ids, logits, cache, params, limit, stats)
+            tokens = self._step_tokens(logits, cache, params, limit, stats)
         task = progress.task("generating", limit, "tokens")
         try:
             for token in tokens:
@@ -270,7 +270,7 @@ class HFEngine(Engine):
             task.close()
         return out, "length", self._decode(out)
 
-    def _step_tokens(self, ids: list[int], logits: torch.Tensor, cache, params: GenerationParams,
+    def _step_tokens(self, logits: torch.Tensor, cache, params: GenerationParams,
                      limit: int, stats: DecodeStats) -> Iterator[int]:
         """One token per forward, greedy or sampled; the caller stops taking them."""
         generator = torch.Generator(self.device).manual_seed(params.seed)
