@@ -90,6 +90,9 @@ class Engine(ABC):
 
     info: EngineInfo
     default_params: GenerationParams = GenerationParams()
+    # How many jobs a batch should keep in flight on this engine by default (`--concurrency`):
+    # engines that generate many sequences at once raise it from their memory plan.
+    max_in_flight: int = 1
 
     @property
     def context_window(self) -> int:
