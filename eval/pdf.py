@@ -6,7 +6,7 @@
   were read off pages 1 and 3 by hand; each written citation must carry a page and a quote that
   contains the gold answer.
 
-    python eval/pdf.py --model small
+    python -m eval.pdf --model small
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, body, contains, minimax, write_result  # noqa: E402
+from eval.common import DATA, body, contains, minimax, write_result
 
 RESOURCES = DATA / "pypdf-7.1.0" / "resources"
 QUESTIONS = [

@@ -13,7 +13,7 @@ call, which pays the haystack's prefill once. Scores:
   string check after normalisation; a citation written for an unanswerable question counts as
   unsupported), and the share whose quote lies in the question's own paragraph.
 
-    python eval/qa.py --tokens 8000 --count 20 --unanswerable 6 --per-haystack 5 --model default
+    python -m eval.qa --tokens 8000 --count 20 --unanswerable 6 --per-haystack 5 --model default
 """
 
 from __future__ import annotations
@@ -21,12 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, SCRATCH, body, contains, exact_match, f1, minimax, normalize_answer, write_result  # noqa: E402
+from eval.common import DATA, SCRATCH, body, contains, exact_match, f1, minimax, normalize_answer, write_result
 
 SQUAD = DATA / "lce" / "long_context_eval" / "data" / "synthetic" / "json" / "squad.json"
 

@@ -6,8 +6,8 @@ a finding's line range covers the mutated line (`strict`), or comes within `--sl
 pattern; read the stored messages to confirm). Findings far from the mutation are counted too: on
 a one-bug function they are false alarms or real remarks on pypdf's code, not checked by hand.
 
-    python eval/review.py --model default
-    python eval/review.py --model default --rescore   # recompute the scores of a stored run
+    python -m eval.review --model default
+    python -m eval.review --model default --rescore   # recompute the scores of a stored run
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ import argparse
 import ast
 import json
 import re
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, RESULTS, SCRATCH, body, minimax, write_result  # noqa: E402
+from eval.common import DATA, RESULTS, SCRATCH, body, minimax, write_result
 
 PYPDF = DATA / "pypdf-7.1.0" / "pypdf"
 

@@ -7,19 +7,17 @@ next to the JSONL. Reported per book: coverage (paragraphs translated / total) a
 ids from the record, whether the document was written with as many paragraphs as the source, and
 the paragraphs that missed a glossary term.
 
-    python eval/translate.py --model small --paragraphs 8 --to French
+    python -m eval.translate --model small --paragraphs 8 --to French
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, SCRATCH, body, minimax, write_result  # noqa: E402
+from eval.common import DATA, SCRATCH, body, minimax, write_result
 
 BOOKS = {
     "alice": (DATA / "brotli-1.2.1" / "tests" / "testdata" / "alice29.txt", "CHAPTER I", {"Alice": "Alice"}),

@@ -24,8 +24,9 @@ from pathlib import Path
 import torch
 
 from minimax_cli.engine.hybrid.config import SOFTMAX, HybridConfig
-from minimax_cli.engine.hybrid.devicemap import LIGHTNING_CHUNK, Plan, layer_flops, plan_devices
-from minimax_cli.engine.hybrid.load import Placement, empty_model, init_buffers, quantize_owner, set_tensor
+from minimax_cli.engine.hybrid.devicemap import LIGHTNING_CHUNK, DeviceMap, layer_flops, plan_devices
+from minimax_cli.engine.hybrid.load import (Placement, empty_model, head_dtype, init_buffers, quantize_owner,
+                                           set_tensor)
 from minimax_cli.engine.hybrid.model import HybridForCausalLM
 from minimax_cli.engine.hybrid.stream import Sampler, decode, prefill
 from minimax_cli.progress import NULL_PROGRESS, Progress
@@ -67,7 +68,7 @@ class Shape:
 
 # ---- building ------------------------------------------------------------------------------------
 
-def random_model(config: HybridConfig, *, plan: Plan | None = None, device: str | None = None,
+def random_model(config: HybridConfig, *, plan: DeviceMap | None = None, device: str | None = None,
                  dtype: torch.dtype = torch.bfloat16, quant: str = "none", seed: int = 0) -> HybridForCausalLM:
     """The model with random weights made on the devices the plan gives (no checkpoint): linears
     N(0, 1/fan_in), norms 1, embedding N(0, 1); int8 linears quantized as they are made."""
@@ -79,7 +80,7 @@ def random_model(config: HybridConfig, *, plan: Plan | None = None, device: str 
         target = place(name)
         if target not in gen:
             gen[target] = torch.Generator(device=target).manual_seed(seed)
-        param_dtype = torch.float32 if name.startswith("lm_head") else dtype
+        param_dtype = head_dtype(target, dtype) if name.startswith("lm_head") else dtype
         if name.endswith("norm.weight") or "layernorm" in name:
             value = torch.ones(param.shape, device=target, dtype=param_dtype)
         else:
@@ -188,7 +189,7 @@ def write_hf_checkpoint(model: HybridForCausalLM, config: dict, folder: Path) ->
     the host copy stays one layer large), for `native_prefill`."""
     from safetensors.torch import save_file
 
-    from minimax_cli.engine.hybrid.synth import to_hf_config
+    from minimax_cli.synthetic import to_hf_config
 
     folder.mkdir(parents=True, exist_ok=True)
     units: dict[str, dict[str, torch.Tensor]] = {}
@@ -207,7 +208,7 @@ def write_hf_checkpoint(model: HybridForCausalLM, config: dict, folder: Path) ->
 def native_prefill(folder: Path, tokens: int, device: torch.device) -> dict:
     """transformers' native MiniMaxForCausalLM from `folder`: a one-shot prefill of `tokens` random
     tokens, timed after a short warm-up. One forward is all it can do right: its chunked path
-    is wrong (shared/research/runtime.md §1.5)."""
+    is wrong (docs/runtime.md)."""
     from transformers import MiniMaxForCausalLM
     from transformers.utils import logging as hf_logging
 
@@ -226,8 +227,50 @@ def native_prefill(folder: Path, tokens: int, device: torch.device) -> dict:
     return {"tokens": tokens, "seconds": seconds, "tok_s": tokens / seconds, "devices": memory_report([device])}
 
 
-def bench_decode(model: HybridForCausalLM, context: int, new_tokens: int, chunk: int) -> dict:
-    """Greedy decode of `new_tokens` after a `context`-token prefill."""
+def bench_decode(model: HybridForCausalLM, context: int, new_tokens: int, chunk: int, batch: int = 1,
+                 shared: bool = True) -> dict:
+    """Greedy decode of `new_tokens` by each of `batch` rows after a `context`-token prompt: the
+    rows share the prompt as a prefix (many questions over one document), or with `shared=False`
+    each has its own (many documents). Measures the decode steps alone, token reads included."""
+    from minimax_cli.engine.base import GenerationParams
+    from minimax_cli.engine.hybrid.rows import HybridRunner
+    from minimax_cli.engine.scheduler import Request
+
+    vocab = model.config.vocab_size
+    runner = HybridRunner(model, context_window=context + new_tokens + 64, chunk_size=chunk, max_rows=batch,
+                          memory_budget=1 << 50)
+    params = GenerationParams(max_new_tokens=new_tokens + 16)
+    doc = list(random_tokens(context, vocab))
+    requests = [Request((doc if shared else list(random_tokens(context, vocab, seed=r + 1))) + [r % vocab, 7],
+                        params, shared=context if shared else 0) for r in range(batch)]
+    devices = devices_of(model)
+    t0 = time.perf_counter()
+    for request in requests:
+        while not runner.prefill(request, alone=True):
+            pass
+    for d in devices:
+        sync(d)
+    prefill_s = time.perf_counter() - t0
+    for _ in range(2):  # warm-up
+        runner.step()
+    runner.read()
+    reset_peaks(devices)
+    for d in devices:
+        sync(d)
+    t0 = time.perf_counter()
+    for i in range(1, new_tokens + 1):
+        runner.step()
+        if i % runner.sync_every == 0:
+            runner.read()
+    runner.read()
+    seconds = time.perf_counter() - t0
+    return {"context": context, "batch": batch, "shared_prefix": shared, "new_tokens": new_tokens,
+            "prefill_seconds": prefill_s, "seconds": seconds, "step_ms": 1000 * seconds / new_tokens,
+            "tok_s": batch * new_tokens / seconds, "devices": memory_report(devices)}
+
+
+def bench_decode_reference(model: HybridForCausalLM, context: int, new_tokens: int, chunk: int) -> dict:
+    """The batch-1 path before the scheduler (stream.decode: a token at a time, host sampling)."""
     cache = model.new_cache(capacity=context + new_tokens + 1)
     last = prefill(model, cache, random_tokens(context, model.config.vocab_size), chunk, total=context)
     devices = devices_of(model)
@@ -239,8 +282,8 @@ def bench_decode(model: HybridForCausalLM, context: int, new_tokens: int, chunk:
     for d in devices:
         sync(d)
     seconds = time.perf_counter() - t0
-    return {"context": context, "new_tokens": len(out), "seconds": seconds, "tok_s": len(out) / seconds,
-            "devices": memory_report(devices)}
+    return {"context": context, "batch": 1, "path": "reference", "new_tokens": len(out), "seconds": seconds,
+            "step_ms": 1000 * seconds / len(out), "tok_s": len(out) / seconds, "devices": memory_report(devices)}
 
 
 def layer_costs(model: HybridForCausalLM, chunk: int, prefixes: list[int], repeats: int = 3) -> dict:
@@ -386,7 +429,7 @@ def bench_ingest(paths: list[str], tokenizer=None) -> list[dict]:
     return rows
 
 
-def bench_plan(config: HybridConfig, gpus: int, tokens: int, chunk: int, quant: str) -> Plan | None:
+def bench_plan(config: HybridConfig, gpus: int, tokens: int, chunk: int, quant: str) -> DeviceMap | None:
     """The device map for a multi-GPU bench (whole GPUs as reported by torch)."""
     if gpus <= 1:
         return None

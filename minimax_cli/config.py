@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from minimax_cli.engine.base import GenerationParams
+from minimax_cli.engine.hybrid.published import QUANTS
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.resources import data_dir
 
@@ -25,7 +26,6 @@ else:  # pragma: no cover - Python 3.10
 ENGINES = ("hf", "hybrid")
 EMBEDDED_NAMES = ("default", "small")
 DTYPES = ("auto", "float32", "bfloat16")
-QUANTS = ("none", "int8")
 
 
 @dataclass(frozen=True)

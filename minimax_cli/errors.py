@@ -8,6 +8,25 @@ from __future__ import annotations
 
 from enum import Enum
 
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """`text` with every character that repr() would escape written as repr writes it (`\\n`,
+    `\\x1b`, `\\u202e`, `\\udce9`): controls would split the one-line message or drive the
+    terminal, bidi overrides reorder what is shown, lone surrogates (from undecodable file names)
+    cannot be written as UTF-8. Other text is left as it is."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _SHORT_ESCAPES.get(c) or _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
 
 class ErrorCode(str, Enum):
     """Stable codes written into error records; the value is what appears in JSON."""
@@ -38,8 +57,8 @@ class MinimaxError(Exception):
         self.path = path
 
     def __str__(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        return f"{where}{self.message} ({self.code.value})"
+        where = f"{printable(self.path)}: " if self.path else ""
+        return f"{where}{printable(self.message)} ({self.code.value})"
 
     def to_dict(self) -> dict:
         return {"code": self.code.value, "message": self.message, "path": self.path}

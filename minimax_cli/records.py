@@ -5,8 +5,9 @@ null}` whose body carries the task's result with its source, model, settings, us
 failure has `"body": null` and `"error": {"code", "message"}`, status 400 when the input was at
 fault and 500 when the model was. Tools that know only OpenAI's schema read these files as they are.
 
-Writers append and fsync each line, so a crash loses at most the line being written; readers skip
-such a torn last line, and `repair_tail` removes it before more lines are appended.
+Writers (batch/output.py) append and fsync each line, so a crash loses at most the line being
+written; readers skip such a torn last line, and `repair_tail` removes it before more lines are
+appended. A file that is not a results file is refused before it is touched (`check_results_file`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ import os
 import secrets
 import time
 from pathlib import Path
-from types import TracebackType
 
-from minimax_cli.engine.base import EngineInfo
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.sources.document import Document
 from minimax_cli.tasks.result import TaskResult
@@ -34,7 +33,7 @@ def success_record(
     custom_id: str,
     result: TaskResult,
     doc: Document,
-    engine_info: EngineInfo,
+    model: dict,
     settings: dict,
     prompt_sha256: str,
 ) -> dict:
@@ -43,7 +42,7 @@ def success_record(
         "task": result.task,
         "result": result.result,
         "source": doc.source_info(),
-        "model": engine_info.to_dict(),
+        "model": model,
         "settings": settings,
         "usage": result.usage.to_dict(),
         "timings": {
@@ -79,42 +78,49 @@ def envelope(custom_id: str, status: int, body: dict | None, error: dict | None)
     }
 
 
+def canonical_json(value: object) -> str:
+    """The one JSON text of `value` (sorted keys, no spaces): what fingerprints hash."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def encode(record: dict) -> bytes:
     """One line of UTF-8 JSON; lone surrogates (from undecodable file names or text) are dropped."""
     line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
     return line.encode("utf-8", errors="ignore") + b"\n"
 
 
-class RecordWriter:
-    """Appends records to a JSONL file, each flushed and fsynced before `write` returns."""
+class ResultsFileError(Exception):
+    """A results file that cannot be written: not a results file, a folder, not writable, or a
+    write that failed (disk full); the file is left as it was."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._file = None
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = str(path), reason
 
-    def __enter__(self) -> RecordWriter:
-        if self.path.exists():
-            repair_tail(self.path)
-        self._file = open(self.path, "ab")
-        return self
 
-    def write(self, record: dict) -> None:
-        if self._file is None:
-            raise RuntimeError("RecordWriter is not open; use it as a context manager")
-        self._file.write(encode(record))
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+def check_results_file(path: str | Path) -> None:
+    """Refuse, before anything touches it, a path that cannot take results: a folder, a path in a
+    missing folder, or an existing file that is not JSONL records (a torn last record excepted)."""
+    target = Path(path)
+    if target.is_dir():
+        raise ResultsFileError(target, "is a folder, not a results file")
+    if not target.parent.is_dir():
+        raise ResultsFileError(target, f"its folder {target.parent} does not exist")
+    if not target.exists():
+        return
+    if not target.is_file():
+        raise ResultsFileError(target, "not a regular file")
+    try:
+        read_records(target)
+    except OSError as exc:
+        raise ResultsFileError(target, f"cannot read it: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ResultsFileError(target, f"not a results file ({exc}); nothing was written") from None
 
 
 def read_records(path: str | Path) -> list[dict]:
-    """The records of a JSONL file; a torn last line (no newline and not valid JSON) is ignored."""
+    """The records of a JSONL file; a torn last record (no newline, starts with `{`, not valid
+    JSON) is ignored. ValueError for any other line that is not a JSON object."""
     data = Path(path).read_bytes()
     lines = data.split(b"\n")
     records = []
@@ -122,12 +128,21 @@ def read_records(path: str | Path) -> list[dict]:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            if number == len(lines):  # the last line, with no newline after it: torn by a crash
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            if number == len(lines) and _torn(line):  # the last record, cut short by a crash
                 break
-            raise ValueError(f"{path}:{number}: not a JSON record") from None
+            raise ValueError(f"line {number} is not a JSON record") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"line {number} is not a JSON object")
+        records.append(record)
     return records
+
+
+def _torn(tail: bytes) -> bool:
+    """Whether `tail`, a last line with no newline, is a record a crash cut short (only such a
+    line may be cut: anything else is someone's text, never ours to remove)."""
+    return tail.lstrip().startswith(b"{")
 
 
 def repair_tail(path: str | Path) -> int:
@@ -141,7 +156,9 @@ def repair_tail(path: str | Path) -> int:
             return 0
         try:
             json.loads(tail)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            if not _torn(tail):
+                raise ValueError("the last line is not a JSON record") from None
             f.truncate(start)
             removed = len(tail)
         else:

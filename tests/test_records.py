@@ -5,7 +5,8 @@ import pytest
 
 from minimax_cli.engine.base import EngineInfo, GenerationParams
 from minimax_cli.errors import ErrorCode, MinimaxError
-from minimax_cli.records import RecordWriter, error_record, read_records, repair_tail, success_record
+from minimax_cli.batch.output import BatchOutput
+from minimax_cli.records import ResultsFileError, error_record, read_records, repair_tail, success_record
 from minimax_cli.sources.document import Document, Locator, Segment
 from minimax_cli.tasks.result import TaskResult, Usage
 
@@ -20,7 +21,7 @@ def result(summary="A summary.") -> TaskResult:
 
 def record(custom_id="doc-1", summary="A summary."):
     settings = {**GenerationParams().to_dict(), "length": "short"}
-    return success_record(custom_id, result(summary), DOC, INFO, settings, "f" * 64)
+    return success_record(custom_id, result(summary), DOC, INFO.to_dict(), settings, "f" * 64)
 
 
 def test_success_envelope():
@@ -57,11 +58,11 @@ def test_writer_appends_and_fsyncs_each_line(tmp_path, monkeypatch):
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
     path = tmp_path / "out.jsonl"
-    with RecordWriter(path) as writer:
-        writer.write(record("a"))
-        writer.write(record("b"))
-    with RecordWriter(path) as writer:
-        writer.write(error_record("c", MinimaxError(ErrorCode.EMPTY, "no text")))
+    with BatchOutput(path) as writer:
+        writer.append(record("a"))
+        writer.append(record("b"))
+    with BatchOutput(path) as writer:
+        writer.append(error_record("c", MinimaxError(ErrorCode.EMPTY, "no text")))
     assert len(synced) == 3
     assert [r["custom_id"] for r in read_records(path)] == ["a", "b", "c"]
     assert path.read_bytes().count(b"\n") == 3
@@ -69,8 +70,8 @@ def test_writer_appends_and_fsyncs_each_line(tmp_path, monkeypatch):
 
 def test_text_is_utf8_without_lone_surrogates(tmp_path):
     path = tmp_path / "out.jsonl"
-    with RecordWriter(path) as writer:
-        writer.write(record(summary="café \u4e2d\u6587 bad\udc80byte"))
+    with BatchOutput(path) as writer:
+        writer.append(record(summary="café \u4e2d\u6587 bad\udc80byte"))
     raw = path.read_bytes()
     assert "café 中文".encode() in raw
     assert read_records(path)[0]["response"]["body"]["result"]["summary"] == "café 中文 badbyte"
@@ -78,8 +79,8 @@ def test_text_is_utf8_without_lone_surrogates(tmp_path):
 
 def test_torn_last_line_is_ignored_then_repaired(tmp_path):
     path = tmp_path / "out.jsonl"
-    with RecordWriter(path) as writer:
-        writer.write(record("a"))
+    with BatchOutput(path) as writer:
+        writer.append(record("a"))
     whole = path.read_bytes()
     with open(path, "ab") as f:
         f.write(json.dumps(record("b")).encode()[:40])  # a crash mid-line
@@ -92,8 +93,8 @@ def test_torn_last_line_is_ignored_then_repaired(tmp_path):
 def test_writer_repairs_a_torn_tail_before_appending(tmp_path):
     path = tmp_path / "out.jsonl"
     path.write_bytes(json.dumps(record("a")).encode() + b"\n" + b'{"id": "mmx_torn", "cus')
-    with RecordWriter(path) as writer:
-        writer.write(record("b"))
+    with BatchOutput(path) as writer:
+        writer.append(record("b"))
     assert [r["custom_id"] for r in read_records(path)] == ["a", "b"]
 
 
@@ -107,5 +108,35 @@ def test_whole_last_line_without_newline_is_kept(tmp_path):
 def test_a_broken_line_in_the_middle_is_an_error(tmp_path):
     path = tmp_path / "out.jsonl"
     path.write_bytes(b"{broken\n" + json.dumps(record("a")).encode() + b"\n")
-    with pytest.raises(ValueError, match=":1:"):
+    with pytest.raises(ValueError, match="line 1"):
         read_records(path)
+
+
+def test_a_file_that_is_not_a_results_file_is_refused_untouched(tmp_path):
+    """notes.txt without a trailing newline: its last line is the user's, not a torn record."""
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"shopping list\nmilk")
+    with pytest.raises(ResultsFileError, match="not a results file"):
+        with BatchOutput(notes) as writer:
+            writer.append(record("a"))
+    assert notes.read_bytes() == b"shopping list\nmilk"
+    for target, reason in ((tmp_path, "is a folder"), (tmp_path / "missing" / "o.jsonl", "does not exist")):
+        with pytest.raises(ResultsFileError, match=reason):
+            BatchOutput(target).__enter__()
+
+
+def test_a_failed_write_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "out.jsonl"
+    with BatchOutput(path) as writer:
+        writer.append(record("a"))
+        before = path.read_bytes()
+        real_write = os.write
+
+        def disk_full(fd, data):  # half the line reaches the disk, then ENOSPC
+            real_write(fd, bytes(data[: len(data) // 2]))
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(os, "write", disk_full)
+        with pytest.raises(ResultsFileError, match="No space left on device"):
+            writer.append(record("b"))
+    assert path.read_bytes() == before

@@ -17,7 +17,7 @@ import typer
 from minimax_cli.cli import console
 from minimax_cli.cli.exit import ExitStatus, status_for
 from minimax_cli.errors import ErrorCode, MinimaxError
-from minimax_cli.jobs import TaskSpec
+from minimax_cli.tasks.spec import TaskSpec
 
 app = typer.Typer(
     name="minimax",
@@ -76,10 +76,19 @@ def fail(exc: MinimaxError) -> typer.Exit:
 
 def guarded(fn: Callable[[], int | None]) -> None:
     """Run a command body; expected errors become one line on stderr and their exit code."""
+    from minimax_cli.batch.output import OutputLocked
+    from minimax_cli.records import ResultsFileError
+
     try:
         code = fn()
     except MinimaxError as exc:
         raise fail(exc)
+    except OutputLocked as exc:
+        console.error(str(exc))
+        raise typer.Exit(ExitStatus.LOCKED)
+    except ResultsFileError as exc:
+        console.error(str(exc))
+        raise typer.Exit(ExitStatus.CANNOT_WRITE)
     raise typer.Exit(int(code or ExitStatus.OK))
 
 
@@ -105,10 +114,10 @@ class Emitter:
     """Where results go: readable text (default), JSON lines on stdout, and/or a JSONL file."""
 
     def __init__(self, output: Path | None, as_json: bool):
-        from minimax_cli.records import RecordWriter
+        from minimax_cli.batch.output import BatchOutput
 
         self.as_json = as_json
-        self.writer = RecordWriter(output) if output else None
+        self.writer = BatchOutput(output) if output else None  # checked, locked and repaired as batch's
         self.failed = 0
         self.worst = ExitStatus.OK
 
@@ -123,7 +132,7 @@ class Emitter:
 
     def success(self, record: dict, text: str) -> None:
         if self.writer:
-            self.writer.write(record)
+            self.writer.append(record)
         if self.as_json:
             console.out(json.dumps(record, ensure_ascii=False))
         elif not self.writer:
@@ -134,7 +143,7 @@ class Emitter:
 
         record = error_record(custom_id, exc)
         if self.writer:
-            self.writer.write(record)
+            self.writer.append(record)
         if self.as_json:
             console.out(json.dumps(record, ensure_ascii=False))
         console.error(str(exc))
@@ -148,6 +157,7 @@ def run_jobs(paths: list[str], spec: TaskSpec, engine_spec: str, quant, output, 
     `shown(result)` rewrites the text a result prints as.
 
     Documents that cannot be read become error records and a non-zero exit; the rest still run."""
+    from minimax_cli.batch.run import engine_failure
     from minimax_cli.sources import load_document
 
     spec.check()
@@ -167,6 +177,10 @@ def run_jobs(paths: list[str], spec: TaskSpec, engine_spec: str, quant, output, 
                 if exc.code in (ErrorCode.MODEL_NOT_FOUND, ErrorCode.BAD_CHECKPOINT):
                     raise  # no document can run: fatal
                 emit.failure(path, exc)
+            except Exception as exc:  # an engine failure (out of memory, ...): the error record batch writes
+                if engine is None:
+                    raise  # the model did not load: fatal
+                emit.failure(path, engine_failure(exc, path))
     return emit.worst
 
 
@@ -437,7 +451,7 @@ def models_synth(
     BPE tokenizer with the MiniMax special tokens and chat template) for tests and demos.
 
     Example: minimax models synth --preset tiny /tmp/tiny && minimax score --model /tmp/tiny samples/book.txt"""
-    from minimax_cli.engine.hybrid.synth import SYNTH_PRESETS, write_synth_checkpoint
+    from minimax_cli.synthetic import SYNTH_PRESETS, write_synth_checkpoint
 
     def body():
         if preset not in SYNTH_PRESETS:

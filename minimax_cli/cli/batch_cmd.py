@@ -29,6 +29,8 @@ def batch(
                                     "('*.pdf' at any depth); repeatable; default: every file."),
     excludes: list[str] = typer.Option([], "--exclude", help="Leave out files matching this gitignore-style "
                                        "pattern ('drafts/', '*.tmp'); repeatable."),
+    no_ignore: bool = typer.Option(False, "--no-ignore", help="For a folder: also files that .gitignore and "
+                                   "similar ignore files leave out (like ripgrep's --no-ignore)."),
     questions: list[str] = typer.Option([], "--question", help="ask: a question; repeatable, each answer is "
                                         "its own record (custom_id PATH#q1, PATH#q2, ...)."),
     to: Optional[str] = typer.Option(None, "--to", help="translate: the target language."),
@@ -55,6 +57,9 @@ def batch(
                                  "estimated time) without running the model; writes nothing."),
     replicas: int = typer.Option(1, "--replicas", help="Run N copies of the model, each on its own share of "
                                  "the GPUs, when one copy fits on fewer GPUs than there are."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Documents in flight at once "
+                                              "through the loaded model (default: as many rows as the engine "
+                                              "decodes at once; 1 on the CPU default)."),
     ray_address: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Spread the jobs over a Ray "
                                               "cluster, this process alone writing the results: auto (the "
                                               "cluster this machine is part of), local (start one here), or "
@@ -74,12 +79,13 @@ def batch(
     a rerun skips every custom_id whose last line has the same fingerprint (input, prompt, model,
     settings) and is a success or a failure of the input itself; model failures and changed inputs
     run again. Exit codes: 0 this run wrote no error line, 4 some jobs failed, 5 another run holds
-    the output, 1 fatal, 2 bad usage, 3 unreadable request or results file. The last stderr line
-    sums up: done N, failed N, skipped N, tokens N, seconds S.
+    the output, 1 fatal, 2 bad usage, 3 unreadable request file, 7 the results file cannot be
+    written (not a results file, a folder, disk full). The last stderr line sums up: done N,
+    failed N, skipped N, tokens N, seconds S.
 
     Example: minimax batch inbox/ --task summarize --glob '*.pdf' -o summaries.jsonl"""
     from minimax_cli.cli.app import guarded, prompt_dirs
-    from minimax_cli.jobs import TaskSpec
+    from minimax_cli.tasks.spec import TaskSpec
 
     def body() -> ExitStatus:
         if output is None and not dry_run:
@@ -89,25 +95,34 @@ def batch(
                          max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed,
                          prompt_dirs=prompt_dirs(prompts))
         cluster = _ray_options(ray_address, ray_replicas, ray_gpus, ray_retries, replicas)
-        jobs = _jobs(source, flags, globs, excludes, output)
+        if concurrency is not None and (cluster is not None or replicas != 1):
+            raise MinimaxError(ErrorCode.BAD_REQUEST, "--concurrency is for one loaded model; not with --replicas "
+                               "or --ray")
+        jobs = _jobs(source, flags, globs, excludes, output, no_ignore, quiet)
         if dry_run:
             return _dry_run(jobs, output, model, quant, force, quiet, cluster)
-        return _batch(jobs, output, model, quant, force, replicas, quiet, cluster)
+        return _batch(jobs, output, model, quant, force, replicas, quiet, cluster, concurrency)
 
     guarded(body)
 
 
-def _jobs(source: Path, flags, globs: list[str], excludes: list[str], output: Path | None) -> list:
+def _jobs(source: Path, flags, globs: list[str], excludes: list[str], output: Path | None,
+          no_ignore: bool = False, quiet: bool = False) -> list:
     """A job per file of the folder `source` (the task and its options from `flags`), or per line
     of the request file `source` (`flags` give the generation defaults)."""
-    from minimax_cli.batch import folder_jobs
-    from minimax_cli.batch_requests import read_requests
+    from minimax_cli.batch.jobs import folder_jobs
+    from minimax_cli.batch.requests import read_requests
 
     if source.is_dir():
         if not flags.task:
             raise MinimaxError(ErrorCode.BAD_REQUEST, "a folder needs --task summarize|ask|review|translate")
         flags.check()
-        return folder_jobs(source, flags, globs, excludes, leave_out=[output] if output else [])
+        skipped: list = []
+        jobs = folder_jobs(source, flags, globs, excludes, leave_out=[output] if output else [],
+                           no_ignore=no_ignore, skipped=skipped)
+        for item in [] if quiet else skipped:
+            console.warn(f"skipped {item.path}: {item.detail}")
+        return jobs
     if flags.task or globs or excludes:
         raise MinimaxError(ErrorCode.BAD_REQUEST, "--task, --glob and --exclude are for a folder; a request "
                            "file names the task on each line")
@@ -139,7 +154,7 @@ def _ray_options(address: str | None, replicas: int | None, gpus: int, retries: 
 def _identity(model: str, quant, cluster: RayOptions | None):
     """The model's identity for fingerprints, and its generation defaults. On Ray, whether it
     runs on CUDA is the replicas' affair, not this machine's (a head node may have no GPU)."""
-    from minimax_cli.batch import model_identity
+    from minimax_cli.batch.resume import model_identity
 
     identity, defaults = model_identity(model, quant)
     if cluster is not None:
@@ -148,12 +163,12 @@ def _identity(model: str, quant, cluster: RayOptions | None):
 
 
 def _batch(jobs, output: Path, model: str, quant, force: bool, replicas: int, quiet: bool,
-           cluster: RayOptions | None) -> ExitStatus:
-    from minimax_cli.batch_output import BatchOutput, OutputLocked
+           cluster: RayOptions | None, concurrency: int | None = None) -> ExitStatus:
+    from minimax_cli.batch.output import BatchOutput, OutputLocked
 
     try:
         with BatchOutput(output) as out:  # first, so that a second run stops before any work
-            result = _locked(out, jobs, model, quant, force, replicas, quiet, cluster)
+            result = _locked(out, jobs, model, quant, force, replicas, quiet, cluster, concurrency)
     except OutputLocked as exc:
         console.error(str(exc))
         return ExitStatus.LOCKED
@@ -161,9 +176,11 @@ def _batch(jobs, output: Path, model: str, quant, force: bool, replicas: int, qu
     return ExitStatus.OK if result.failed == 0 else ExitStatus.PARTIAL
 
 
-def _locked(out, jobs, model: str, quant, force: bool, replicas: int, quiet: bool, cluster: RayOptions | None):
-    from minimax_cli.batch import LocalRunner, plan_batch, run_batch
-    from minimax_cli.batch_replicas import ReplicaPool, replica_devices
+def _locked(out, jobs, model: str, quant, force: bool, replicas: int, quiet: bool, cluster: RayOptions | None,
+            concurrency: int | None = None):
+    from minimax_cli.batch.resume import plan_batch
+    from minimax_cli.batch.run import LocalRunner, run_batch
+    from minimax_cli.batch.replicas import ReplicaPool, replica_devices
     from minimax_cli.progress import NULL_PROGRESS
 
     progress = console.make_progress(quiet)
@@ -178,7 +195,7 @@ def _locked(out, jobs, model: str, quant, force: bool, replicas: int, quiet: boo
     elif devices:
         runner = ReplicaPool(model, quant, devices, progress)
     else:
-        runner = LocalRunner(model, quant, load_progress=progress, task_progress=bar)
+        runner = LocalRunner(model, quant, load_progress=progress, task_progress=bar, concurrency=concurrency)
     try:
         return run_batch(plan, out, runner, bar, _outcome_printer(progress, quiet))
     finally:
@@ -187,7 +204,7 @@ def _locked(out, jobs, model: str, quant, force: bool, replicas: int, quiet: boo
 
 def _ray_runner(cluster: RayOptions, model: str, quant, progress):
     try:
-        from minimax_cli.batch_ray import RayRunner
+        from minimax_cli.batch.cluster import RayRunner
     except ModuleNotFoundError as exc:
         if exc.name != "ray":
             raise
@@ -200,8 +217,8 @@ def _dry_run(jobs, output: Path | None, model: str, quant, force: bool, quiet: b
              cluster: RayOptions | None) -> ExitStatus:
     """The plan, read-only: the results file is read (not locked, not repaired) to find what a run
     would skip."""
-    from minimax_cli.batch import plan_batch
-    from minimax_cli.batch_estimate import estimate, speed
+    from minimax_cli.batch.resume import plan_batch
+    from minimax_cli.batch.estimate import estimate, speed
     from minimax_cli.engine.counter import open_counter
     from minimax_cli.records import read_records
 

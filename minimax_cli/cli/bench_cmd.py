@@ -129,21 +129,30 @@ def _native(model, shape, tokens: int) -> dict:
 @bench_app.command("decode")
 def decode_cmd(
     context: int = typer.Option(8192, "--context", help="Tokens prefilled before decoding."),
-    new_tokens: int = typer.Option(128, "--new-tokens", help="Tokens to decode."),
+    new_tokens: int = typer.Option(128, "--new-tokens", help="Tokens to decode, per row."),
+    batch: int = typer.Option(1, "--batch", min=1, help="Rows decoded at once."),
+    distinct: bool = typer.Option(False, "--distinct",
+                                  help="Each row its own prompt (default: the rows share the prompt)."),
+    reference: bool = typer.Option(False, "--reference",
+                                   help="The batch-1 path without the scheduler, for comparison."),
     chunk: int = typer.Option(32768, "--chunk"),
     layers: int = LayersOpt, experts: int = ExpertsOpt, hidden: int = HiddenOpt, heads: int = HeadsOpt,
     head_dim: int = HeadDimOpt, kv_heads: int = KvOpt, intermediate: int = InterOpt, vocab: int = VocabOpt,
     dtype: str = DtypeOpt, gpus: int = GpusOpt, as_json: bool = JsonOpt,
 ):
-    """Greedy decode tokens/s after a prefill, on random weights.
+    """Greedy decode tokens/s after a prefill, on random weights, for one row or many at once.
 
-    Example: minimax bench decode --context 32768 --new-tokens 256 --dtype int8"""
-    from minimax_cli.bench import bench_decode
+    Example: minimax bench decode --context 32768 --new-tokens 256 --batch 16 --dtype int8"""
+    from minimax_cli.bench import bench_decode, bench_decode_reference
 
     shape = _shape(layers, experts, hidden, heads, head_dim, kv_heads, intermediate, vocab)
-    model, _ = _build(shape, dtype, gpus, context + new_tokens, chunk)
-    _emit({"shape": shape.__dict__, "dtype": dtype, "gpus": gpus,
-           **bench_decode(model, context, new_tokens, chunk)}, as_json)
+    rows = 1 if reference else batch
+    model, _ = _build(shape, dtype, gpus, (context + new_tokens + 64) * (rows if distinct else 1), chunk)
+    if reference:
+        result = bench_decode_reference(model, context, new_tokens, chunk)
+    else:
+        result = bench_decode(model, context, new_tokens, chunk, batch, shared=not distinct)
+    _emit({"shape": shape.__dict__, "dtype": dtype, "gpus": gpus, **result}, as_json)
     raise typer.Exit(ExitStatus.OK)
 
 

@@ -10,6 +10,7 @@ import sys
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichBar, SpinnerColumn,
                            TextColumn, TimeElapsedColumn, TimeRemainingColumn)
 
@@ -27,13 +28,21 @@ def out(text: str = "") -> None:
 
 
 def warn(message: str) -> None:
-    stderr.print(f"[yellow]warning:[/] {message}" if stderr.is_terminal else f"warning: {message}",
+    message = one_line(message)
+    stderr.print(f"[yellow]warning:[/] {escape(message)}" if stderr.is_terminal else f"warning: {message}",
                  markup=stderr.is_terminal)
+
+
+def one_line(message: str) -> str:
+    """`message` with control characters escaped (a file name may hold a newline), so that an
+    error stays one line that scripts can grep."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in message)
 
 
 def error(message: str) -> None:
     """The one-line error users see before a non-zero exit."""
-    stderr.print(f"[red]error:[/] {message}" if stderr.is_terminal else f"error: {message}",
+    message = one_line(message)
+    stderr.print(f"[red]error:[/] {escape(message)}" if stderr.is_terminal else f"error: {message}",
                  markup=stderr.is_terminal)
 
 

@@ -15,6 +15,7 @@ class ExitStatus(IntEnum):
     PARTIAL = 4  # a batch finished, but some documents have error records
     LOCKED = 5  # another run holds the lock on this output file; nothing was written
     NO_FIT = 6  # `plan`: the model does not fit the GPUs as asked
+    CANNOT_WRITE = 7  # cannot write the results: not a results file, a folder, not writable, disk full
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 

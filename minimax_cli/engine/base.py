@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from minimax_cli.progress import NULL_PROGRESS, Progress
@@ -124,3 +125,15 @@ class Engine(ABC):
     ) -> list[Generation]:
         """Answer several conversations; engines that can share a prefix's prefill override this."""
         return [self.generate(c, params, progress) for c in conversations]
+
+    def submit(
+        self, messages: Sequence[Message], params: GenerationParams, progress: Progress = NULL_PROGRESS
+    ) -> Future:
+        """Start answering `messages`; the future resolves to a `Generation`. Engines with a
+        scheduler keep many in flight (up to `max_in_flight` rows); this default answers now."""
+        future: Future = Future()
+        try:
+            future.set_result(self.generate(messages, params, progress))
+        except Exception as exc:  # the caller sees it from .result(), as from generate
+            future.set_exception(exc)
+        return future

@@ -26,7 +26,8 @@ def open_counter(model: str) -> Engine:
 
 def _hybrid_counter(preset) -> Engine:
     from minimax_cli.engine.hybrid.config import HybridConfig
-    from minimax_cli.engine.hybrid.engine import HybridEngine, load_tokenizer, synth_checkpoint
+    from minimax_cli.engine.factory import hybrid_folder
+    from minimax_cli.engine.hybrid.engine import HybridEngine, load_tokenizer
 
     class HybridCounter(HybridEngine):
         def __init__(self, tokenizer, info: EngineInfo):  # the tokenizer side of HybridEngine only
@@ -36,7 +37,7 @@ def _hybrid_counter(preset) -> Engine:
         def generate_many(self, conversations, params, progress=NULL_PROGRESS):
             raise RuntimeError("a token counter holds no weights")
 
-    path = synth_checkpoint(preset.synth) if preset.synth else preset.checkpoint_path()
+    path = hybrid_folder(preset)
     config = HybridConfig.from_file(path / "config.json")
     info = EngineInfo(name=preset.name, engine="hybrid", path=str(path),
                       context_window=preset.context_window or config.max_position_embeddings)

@@ -157,7 +157,7 @@ def convert(gguf: Path, dest: Path, *, progress: Progress = NULL_PROGRESS) -> Pa
     try:
         model, tokenizer = load_pretrained(gguf, dtype="float32", device="cpu", progress=progress)
         # transformers refuses to save a model loaded from GGUF; detached from its quantizer it
-        # is a plain fp32 model (research/default-model.md §3.3).
+        # is a plain fp32 model.
         model.hf_quantizer = None
         del model.config.quantization_config
         dest.parent.mkdir(parents=True, exist_ok=True)

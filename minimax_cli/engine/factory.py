@@ -13,11 +13,10 @@ from pathlib import Path
 from minimax_cli.config import Preset, cache_dir, load_preset, load_presets, preset_names, synth_path
 from minimax_cli.engine import embedded
 from minimax_cli.engine.base import Engine
+from minimax_cli.engine.hybrid.published import MODEL_TYPES
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 
-# config.json model_type values of the MiniMax hybrid checkpoints (original and transformers-native).
-HYBRID_MODEL_TYPES = ("minimax_text_01", "minimax_m1", "minimax")
 
 
 def resolve_model(spec: str) -> Preset:
@@ -59,7 +58,7 @@ def preset_for_path(path: Path) -> Preset:
         raise MinimaxError(
             ErrorCode.BAD_CHECKPOINT, f"unreadable config.json: {exc}", str(path)
         ) from exc
-    engine = "hybrid" if model_type in HYBRID_MODEL_TYPES else "hf"
+    engine = "hybrid" if model_type in MODEL_TYPES else "hf"
     return Preset(name=path.resolve().name, engine=engine, path=str(path))
 
 
@@ -68,13 +67,43 @@ def open_engine(spec: str, *, quant: str | None = None, dtype: str | None = None
     """Load the model `spec` names; `quant` and `dtype` override the preset's."""
     preset = resolve_model(spec)
     if preset.engine == "hybrid":
-        from minimax_cli.engine.hybrid.engine import HybridEngine
-
-        engine = HybridEngine.load(preset, quant=quant, dtype=dtype, progress=progress)
+        engine = _open_hybrid(preset, quant=quant, dtype=dtype, progress=progress)
     else:
         engine = _open_hf(preset, quant=quant, dtype=dtype, progress=progress)
     engine.default_params = preset.generation.to_params()
     return engine
+
+
+def hybrid_folder(preset: Preset, progress: Progress = NULL_PROGRESS) -> Path:
+    """A hybrid preset's checkpoint folder: its own path, or its synthetic checkpoint, built into
+    the cache on first use."""
+    if preset.synth:
+        from minimax_cli.synthetic import synth_checkpoint
+
+        return synth_checkpoint(preset.synth, progress)
+    return preset.checkpoint_path()
+
+
+def _open_hybrid(preset: Preset, *, quant: str | None, dtype: str | None, progress: Progress) -> Engine:
+    from minimax_cli.engine.hybrid.engine import HybridEngine
+
+    return HybridEngine.from_path(
+        hybrid_folder(preset, progress), name=preset.name, dtype=dtype or preset.dtype,
+        quant=quant or preset.quant, gpus=preset.gpus, context_window=preset.context_window,
+        strip_think=preset.generation.strip_think, progress=progress,
+    )
+
+
+def check_replica_fits(preset: Preset, gpus: int, quant: str | None) -> None:
+    """Raise unless one copy of a hybrid preset fits `gpus` GPUs by the device-map plan that
+    `minimax plan` prints (the preset's own GPU count is checked by the caller)."""
+    from minimax_cli.engine.hybrid.config import HybridConfig
+    from minimax_cli.engine.hybrid.devicemap import fit_gpus
+    from minimax_cli.engine.hybrid.stream import default_chunk
+
+    config = HybridConfig.from_file(hybrid_folder(preset) / "config.json")
+    window = preset.context_window or config.max_position_embeddings
+    fit_gpus(config, gpus, window, default_chunk("cuda"), quant or preset.quant)
 
 
 def _open_hf(preset: Preset, *, quant: str | None, dtype: str | None, progress: Progress) -> Engine:

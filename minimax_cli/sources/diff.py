@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from minimax_cli.sources.document import Document, Locator, Section, Segment, Skipped
-from minimax_cli.sources.text import normalise_newlines
+from minimax_cli.sources.decoding import normalise_newlines
 
 HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 GIT_HEADER = re.compile(r"^diff --git (\S+) (\S+)$")

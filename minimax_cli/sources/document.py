@@ -72,7 +72,12 @@ def nest_sections(headings: list[tuple[int, int, str]], total: int) -> list[Sect
 
 @dataclass
 class Skipped:
-    """A file left out of a repository or folder, and why (`binary`, `too_large`, ...)."""
+    """A file left out of a folder, or a spine item left out of an EPUB, and why.
+
+    Reasons: `link_outside`, `link_ignored` (a link to a file the ignore rules or .git keep out),
+    `link` (to a folder inside the tree), `link_loop`, `missing`, `special` (FIFO, socket, device),
+    `submodule`, `unreadable`, `too_large`, `binary`, `empty`, `corrupt` (a damaged EPUB member).
+    """
 
     path: str
     reason: str

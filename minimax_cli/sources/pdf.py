@@ -20,7 +20,9 @@ import pypdfium2.raw as pdfium_c
 from pypdf import PasswordType, PdfReader
 
 from minimax_cli.errors import ErrorCode, MinimaxError
+from minimax_cli.sources.clean import clean_text
 from minimax_cli.sources.document import Document, Locator, Segment, nest_sections
+from minimax_cli.sources.limits import DOCUMENT_CHARS
 
 # pypdf logs its repairs of damaged files ("EOF marker not found"); with no handler anywhere those
 # would reach stderr through logging's last resort. The CLI configures logging if it wants them.
@@ -42,11 +44,12 @@ class _Structure:
     labels: list[str] | None = None  # printed label per page, when the PDF defines labels
     outline: list[tuple[int, int, str]] = field(default_factory=list)  # (page index, level, title)
     title: str | None = None
+    pages: int | None = None  # pypdf's page count
 
 
 def load_pdf(data: bytes, path: str, sha256: str) -> Document:
     structure = _read_structure(data, path)
-    texts, has_images = _page_texts(data, path)
+    texts, has_images = _page_texts(data, path, structure)
     if not any(texts):
         if has_images:
             message = f"no text layer on any of its {len(texts)} pages, only images: needs OCR"
@@ -74,7 +77,7 @@ def load_pdf(data: bytes, path: str, sha256: str) -> Document:
     )
 
 
-def clean_text(text: str) -> str:
+def clean_page_text(text: str) -> str:
     """Page text fit for a prompt: ligatures unfolded, hyphenation joined, paragraphs kept."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = PDFIUM_HYPHEN.sub("", text)
@@ -101,9 +104,10 @@ def _read_structure(data: bytes, path: str) -> _Structure:
             raise MinimaxError(ErrorCode.ENCRYPTED, "encrypted: needs a password", path)
     try:
         return _Structure(
-            labels=list(reader.page_labels) if "/PageLabels" in reader.root_object else None,
+            labels=[clean_text(x) for x in reader.page_labels] if "/PageLabels" in reader.root_object else None,
             outline=_flatten_outline(reader, reader.outline),
-            title=(reader.metadata and reader.metadata.title or "").strip() or None,
+            title=clean_text(reader.metadata and reader.metadata.title or "").strip() or None,
+            pages=len(reader.pages),
         )
     except Exception:  # a broken label tree or outline must not cost the text
         return _Structure()
@@ -118,26 +122,36 @@ def _flatten_outline(reader: PdfReader, items: list, level: int = 1) -> list[tup
             continue
         page = reader.get_destination_page_number(item)
         if page is not None and page >= 0 and item.title:
-            entries.append((page, level, str(item.title).strip()))
+            entries.append((page, level, clean_text(str(item.title)).strip()))
     return entries
 
 
-def _page_texts(data: bytes, path: str) -> tuple[list[str], bool]:
+def _page_texts(data: bytes, path: str, structure: _Structure) -> tuple[list[str], bool]:
     """The cleaned text of every page, and whether a page without text carries an image."""
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as e:
         if e.err_code == pdfium_c.FPDF_ERR_PASSWORD:
             raise MinimaxError(ErrorCode.ENCRYPTED, "encrypted: needs a password", path) from None
+        if structure.pages == 0:  # PDFium refuses a valid file without pages ("Success")
+            raise MinimaxError(ErrorCode.EMPTY, "the PDF has no pages", path) from None
         raise MinimaxError(ErrorCode.CORRUPT, f"corrupt PDF: {str(e).rstrip('.')}", path) from None
     try:
-        texts, has_images = [], False
+        if len(pdf) == 0:
+            raise MinimaxError(ErrorCode.EMPTY, "the PDF has no pages", path)
+        texts, has_images, chars, index = [], False, 0, 0
         for index in range(len(pdf)):
             page = pdf[index]
-            text = clean_text(page.get_textpage().get_text_bounded())
+            textpage = page.get_textpage()
+            chars += textpage.count_chars()  # counted before the text is built as a Python string
+            if chars > DOCUMENT_CHARS:
+                message = f"more than {DOCUMENT_CHARS:,} characters of text by page {index + 1}"
+                raise MinimaxError(ErrorCode.TOO_LARGE, message, path)
+            text = clean_page_text(textpage.get_text_bounded())
             if not text and not has_images:
                 has_images = any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]))
             texts.append(text)
+            textpage.close()
             page.close()
         return texts, has_images
     except pdfium.PdfiumError as e:

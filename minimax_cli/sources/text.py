@@ -7,8 +7,7 @@ locator in the file. Sections come from `#`/`##` headings in Markdown and from c
 ("Chapter 3", "CHAPTER III. THE WHARF", "Part Two") in plain text; text before the first heading
 belongs to no section.
 
-Decoding: UTF-8, with or without a BOM. A file that is UTF-8 but for a few stray bytes (a Latin-1
-"é" pasted into a UTF-8 file) is read with those bytes as U+FFFD; anything worse is not text.
+Bytes become text in `decoding` (UTF-8, or UTF-16/32 with a BOM; NUL bytes mean binary).
 """
 
 from __future__ import annotations
@@ -16,12 +15,11 @@ from __future__ import annotations
 import re
 from collections.abc import Container
 
+from minimax_cli.sources.decoding import normalise_newlines
 from minimax_cli.sources.document import Document, Locator, Segment, nest_sections
 
 MAX_BLOCK_LINES = 60
 MAX_BLOCK_CHARS = 4000
-SNIFF_BYTES = 8192  # a NUL byte this early means binary, as git and grep judge it
-MAX_BAD_BYTES = 0.01  # share of undecodable characters still read as text
 
 PROSE_SUFFIXES = {"", ".txt", ".text", ".rst", ".adoc", ".org"}
 
@@ -38,27 +36,6 @@ CHAPTER_HEADING = re.compile(
     re.IGNORECASE,
 )
 MAX_HEADING_CHARS = 80
-
-
-def looks_binary(data: bytes) -> bool:
-    return b"\0" in data[:SNIFF_BYTES]
-
-
-def decode_text(data: bytes) -> str | None:
-    """The text of UTF-8 bytes with newlines normalised to "\\n", or None when it is not text."""
-    if looks_binary(data):
-        return None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("utf-8-sig", errors="replace")
-        if text.count("\ufffd") > MAX_BAD_BYTES * len(text):
-            return None
-    return normalise_newlines(text)
-
-
-def normalise_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def split_lines(text: str) -> list[str]:

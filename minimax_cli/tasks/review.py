@@ -20,7 +20,7 @@ from minimax_cli.tasks.jsonparse import find_json, flat_objects
 from minimax_cli.tasks.plan import plan
 from minimax_cli.tasks.prompts import chat, load_prompt
 from minimax_cli.tasks.result import TaskResult
-from minimax_cli.tasks.session import Session
+from minimax_cli.tasks.session import Call, Session
 
 SEVERITIES = ("error", "warning", "note")
 # Words models use for severity besides the three SARIF levels; anything else is a warning.
@@ -67,12 +67,15 @@ def review(doc: Document, engine: Engine, opts: ReviewOptions, progress: Progres
     dropped = 0
     files: set[str] = set()
     task = progress.task("Reviewing", total=len(the_plan.parts), unit="parts")
+    calls, shown_parts = [], []
     for n, part in enumerate(the_plan.parts, 1):
         segments = part.segments(doc)
         shown = _shown(segments, diff=doc.kind == "diff")
         files.update(shown)
         user = template.render(subject=subject, code=render(doc, segments, "review"))
-        generation = session.generate(chat(user, opts.prompt_dirs), f"the review of part {n}")
+        calls.append(Call(chat(user, opts.prompt_dirs), f"the review of part {n}"))
+        shown_parts.append(shown)
+    for shown, generation in zip(shown_parts, session.stream(calls)):  # all parts in flight at once
         raw, broken = parse_findings(generation.text)
         dropped += broken
         for item in raw:

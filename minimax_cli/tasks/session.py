@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
 from pathlib import Path
 from time import perf_counter
 
@@ -11,6 +13,15 @@ from minimax_cli.engine.base import Engine, Generation, GenerationParams, Messag
 from minimax_cli.progress import Progress
 from minimax_cli.tasks.prompts import task_prompt_sha256
 from minimax_cli.tasks.result import TaskResult, Usage
+
+
+@dataclass(frozen=True)
+class Call:
+    """One engine call of a task: the conversation, what it is (for warnings), its token budget."""
+
+    messages: Sequence[Message]
+    what: str
+    max_new_tokens: int | None = None
 
 
 class Session:
@@ -30,10 +41,34 @@ class Session:
 
     def generate(self, messages: Sequence[Message], what: str, max_new_tokens: int | None = None) -> Generation:
         """One call; `what` names it in warnings ("part 3 summary")."""
-        params = self.params if max_new_tokens is None else replace(self.params, max_new_tokens=max_new_tokens)
+        params = self._params(max_new_tokens)
         generation = self.engine.generate(messages, params, self.progress)
         self._account(generation, what, params)
         return generation
+
+    def stream(self, calls: Iterable[Call], window: int | None = None) -> Iterator[Generation]:
+        """The answers to `calls`, in order, with up to `window` of them in flight at once
+        (default: twice what the engine runs at once, so a row that ends finds the next waiting)."""
+        window = window or 2 * self.engine.max_in_flight
+        pending: deque[tuple[Future, str, GenerationParams]] = deque()
+        calls = iter(calls)
+        while True:
+            while len(pending) < window and (call := next(calls, None)) is not None:
+                params = self._params(call.max_new_tokens)
+                pending.append((self.engine.submit(call.messages, params, self.progress), call.what, params))
+            if not pending:
+                return
+            future, what, params = pending.popleft()
+            generation = future.result()
+            self._account(generation, what, params)
+            yield generation
+
+    def generate_all(self, calls: Sequence[Call]) -> list[Generation]:
+        """The answers to all `calls`, all in flight at once."""
+        return list(self.stream(calls, window=max(len(calls), 1)))
+
+    def _params(self, max_new_tokens: int | None) -> GenerationParams:
+        return self.params if max_new_tokens is None else replace(self.params, max_new_tokens=max_new_tokens)
 
     def result(
         self,

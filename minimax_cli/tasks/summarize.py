@@ -26,7 +26,7 @@ from minimax_cli.tasks.framing import SEPARATOR, SEPARATOR_TOKENS, render
 from minimax_cli.tasks.plan import Part, Plan, describe, extent, plan, prompt_tokens, top_sections
 from minimax_cli.tasks.prompts import chat, load_prompt
 from minimax_cli.tasks.result import TaskResult
-from minimax_cli.tasks.session import Session
+from minimax_cli.tasks.session import Call, Session
 
 # Target length of the final summary in words; max_new_tokens is at least 2x this (jobs.TOKENS_PER_WORD).
 LENGTH_WORDS = {"short": 120, "medium": 300, "long": 700}
@@ -174,30 +174,34 @@ class _Steps:
         user = template.render(words=words, document=render(self.doc, self.doc.segments, "summarize"))
         return self._call(user, "the summary")
 
-    def map(self, segments: list[Segment], locator: str, what: str) -> str:
+    def map(self, segments: list[Segment], locator: str, what: str) -> Call:
+        """The call that summarizes `segments` on their own."""
         template = load_prompt("summarize_map", self.opts.prompt_dirs)
         user = template.render(
             locator=locator, words=self.map_words, document=render(self.doc, segments, "summarize")
         )
-        return self._call(user, what, self.map_tokens)
+        return Call(chat(user, self.opts.prompt_dirs), what, self.map_tokens)
 
     def parts(self, parts: list[Part]) -> list[dict]:
-        """A summary of each part of the plan, with what it covers."""
+        """A summary of each part of the plan, with what it covers; all parts in flight at once."""
         out = []
         task = self.session.progress.task("Summarizing parts", total=len(parts), unit="parts")
-        for n, part in enumerate(parts, 1):
-            segments = part.segments(self.doc)
-            summary = self.map(segments, part.locator, f"the summary of part {n}")
-            out.append({"locator": part.locator, **extent(segments), "summary": summary})
+        segments = [part.segments(self.doc) for part in parts]
+        calls = [self.map(s, part.locator, f"the summary of part {n}") for n, (part, s) in
+                 enumerate(zip(parts, segments), 1)]
+        for part, segs, generation in zip(parts, segments, self.session.stream(calls)):
+            out.append({"locator": part.locator, **extent(segs), "summary": generation.text.strip()})
             task.advance()
         task.close()
         return out
 
     def runs(self, runs: list[_Run]) -> list[dict]:
         """A summary of each run (a chapter, or the text around chapters), each in one call when
-        it fits and else in pieces merged into one."""
-        out = []
+        it fits and else in pieces merged into one. Every run's calls are in flight at once; the
+        merges follow as their pieces come back."""
         task = self.session.progress.task("Summarizing chapters", total=len(runs), unit="chapters")
+        jobs = []  # (run, segments, locator, name, piece locators)
+        calls: list[Call] = []
         for run in runs:
             segments = self.doc.segments[run.start : run.end]
             sub = replace(self.doc, segments=segments, sections=[])
@@ -213,12 +217,19 @@ class _Steps:
                 prompt_dirs=self.opts.prompt_dirs,
             ).parts
             if len(pieces) == 1:
-                summary = self.map(segments, locator, name)
+                calls.append(self.map(segments, locator, name))
+                jobs.append((run, segments, locator, None))
             else:
-                items = [
-                    (p.locator, self.map(p.segments(sub), f"{locator}, {p.locator}", f"{name}, piece {i}"))
-                    for i, p in enumerate(pieces, 1)
-                ]
+                calls += [self.map(p.segments(sub), f"{locator}, {p.locator}", f"{name}, piece {i}")
+                          for i, p in enumerate(pieces, 1)]
+                jobs.append((run, segments, locator, [p.locator for p in pieces]))
+        answers = self.session.stream(calls)
+        out = []
+        for run, segments, locator, piece_locators in jobs:
+            if piece_locators is None:
+                summary = next(answers).text.strip()
+            else:
+                items = [(label, next(answers).text.strip()) for label in piece_locators]
                 summary = self.reduce(items, self.map_words, self.map_tokens)
             out.append({"title": run.title, "locator": locator, **extent(segments), "summary": summary})
             task.advance()

@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from minimax_cli.engine.base import Engine, GenerationParams
+from minimax_cli.engine.base import Engine, Generation, GenerationParams
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 from minimax_cli.sources.document import Document
@@ -27,7 +27,7 @@ from minimax_cli.tasks.paragraphs import Paragraph, restore_markers, split_parag
 from minimax_cli.tasks.plan import prompt_tokens
 from minimax_cli.tasks.prompts import chat, load_prompt
 from minimax_cli.tasks.result import TaskResult
-from minimax_cli.tasks.session import Session
+from minimax_cli.tasks.session import Call, Session
 
 # Common language codes, spelled out: small models follow "French" better than "fr".
 LANGUAGES = {
@@ -96,8 +96,13 @@ def translate(doc: Document, engine: Engine, opts: TranslateOptions, progress: P
     units, pieces = translator.units(todo, first_id=len(paragraphs.items) + 1)
     done: dict[int, str] = {}  # unit id -> its translation
     task = progress.task("Translating", total=len(units), unit="paragraphs")
-    for block in translator.blocks(units):
-        answer = translator.block(block)
+    blocks = translator.blocks(units)
+    # every block's call goes out ahead (a window of them in flight); a block too large for the
+    # window has no call and stays in the source language
+    calls = [translator.call(block) for block in blocks]
+    answers = session.stream(call for call in calls if call is not None)
+    for block, call in zip(blocks, calls):
+        answer = None if call is None else translator.parse(block, next(answers))
         if answer is None and len(block) > 1:
             answer = {}
             for unit in block:
@@ -243,7 +248,8 @@ class _Translator:
                 used = tokens
         return blocks
 
-    def block(self, block: list[Paragraph]) -> dict[int, str] | None:
+    def call(self, block: list[Paragraph]) -> Call | None:
+        """The call that translates `block`; None when it cannot fit the window."""
         units = "\n\n".join(_unit(p) for p in block)
         glossary = prompt_lines(terms_in(self.opts.glossary, units))
         user = self.template.render(paragraphs=units, glossary=glossary, **self.values)
@@ -254,8 +260,18 @@ class _Translator:
         wanted = max(self.opts.params.max_new_tokens, EXPANSION * self.engine.count_tokens(units))
         ids = [p.id for p in block]
         what = f"the translation of paragraph {ids[0]}" + (f" to {ids[-1]}" if len(ids) > 1 else "")
-        generation = self.session.generate(messages, what, min(wanted, room))
-        return parse_units(generation.text, ids, complete=generation.finish_reason != "length")
+        return Call(messages, what, min(wanted, room))
+
+    def parse(self, block: list[Paragraph], generation: Generation) -> dict[int, str] | None:
+        """The translations of `block` in the answer to its call."""
+        return parse_units(generation.text, [p.id for p in block], complete=generation.finish_reason != "length")
+
+    def block(self, block: list[Paragraph]) -> dict[int, str] | None:
+        """Translate `block` now, alone."""
+        call = self.call(block)
+        if call is None:
+            return None
+        return self.parse(block, self.session.generate(call.messages, call.what, call.max_new_tokens))
 
 
 def language_name(language: str) -> str:

@@ -8,11 +8,12 @@ import os
 import pytest
 import torch
 
-from minimax_cli.batch import (Finished, Job, folder_jobs, job_fingerprints, latest_records, plan_batch,
-                               run_batch, execute)
-from minimax_cli.batch_output import BatchOutput, OutputLocked
+from minimax_cli.batch.jobs import Job, folder_jobs
+from minimax_cli.batch.resume import job_fingerprints, latest_records, plan_batch
+from minimax_cli.batch.run import Finished, execute, run_batch
+from minimax_cli.batch.output import BatchOutput, OutputLocked
 from minimax_cli.engine.base import GenerationParams
-from minimax_cli.jobs import TaskSpec
+from minimax_cli.tasks.spec import TaskSpec
 from minimax_cli.records import read_records
 from tests.fakes import FakeEngine
 

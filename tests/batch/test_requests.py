@@ -5,12 +5,13 @@ import json
 
 import pytest
 
-from minimax_cli.batch import execute, plan_batch
-from minimax_cli.batch_requests import read_requests
-from minimax_cli.chat_completions import ChatSpec
+from minimax_cli.batch.resume import plan_batch
+from minimax_cli.batch.run import execute
+from minimax_cli.batch.requests import read_requests
+from minimax_cli.batch.requests import ChatSpec
 from minimax_cli.engine.base import GenerationParams, Message
 from minimax_cli.errors import MinimaxError
-from minimax_cli.jobs import TaskSpec
+from minimax_cli.tasks.spec import TaskSpec
 from tests.fakes import FakeEngine
 
 MODEL = {"name": "fake", "engine": "fake", "path": None, "quant": "none", "dtype": "auto", "device": "cpu"}
@@ -113,3 +114,24 @@ def test_the_same_body_in_another_key_order_has_the_same_fingerprint(tmp_path):
 def test_chat_bodies_that_cannot_be_honoured_are_refused(body, message):
     with pytest.raises(MinimaxError, match=message):
         ChatSpec.from_body(body)
+
+
+def test_hostile_lines_are_error_records_for_that_line_only(tmp_path, monkeypatch):
+    """A lone surrogate escape, JSON nested 200,000 deep, and a line over the cap (refused before
+    it is parsed) each refuse their own line; the good line still runs."""
+    import minimax_cli.batch.requests as requests
+
+    monkeypatch.setattr(requests, "MAX_LINE_BYTES", 500_000)
+    good = json.dumps({"custom_id": "ok", "body": {"messages": [{"role": "user", "content": "Hi"}]},
+                       "method": "POST", "url": "/v1/chat/completions"})
+    surrogate = good.replace('"ok"', '"s"').replace('"Hi"', '"Hi \\ud800"')
+    deep = '{"custom_id": "deep", "body": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    big = json.dumps({"custom_id": "big", "body": "x" * 600_000})
+    path = tmp_path / "requests.jsonl"
+    path.write_text("\n".join([surrogate, deep, big, good]) + "\n")
+    jobs = read_requests(path, TaskSpec(""))
+    problems = {job.custom_ids[0]: job.problem for job in jobs}
+    assert problems["ok"] is None
+    assert problems["s"].code.value == "bad_request" and "surrogate" in problems["s"].message
+    assert problems["line-2"].code.value == "bad_request" and "deeply" in problems["line-2"].message
+    assert problems["line-3"].code.value == "too_large"

@@ -188,3 +188,47 @@ def test_new_options_are_checked_before_the_model_loads(tmp_path):
     assert r.exit_code == ExitStatus.USAGE
     r = run("translate", "-m", "tiny", "--to", "fr", "--glossary", tmp_path / "none.txt", SAMPLES / "book.txt")
     assert r.exit_code == ExitStatus.INPUT and "glossary" in r.stderr
+
+
+def test_an_engine_out_of_memory_is_an_error_record_and_exit_1(tmp_path, monkeypatch):
+    """The single-document commands treat an engine exception as batch does: an error record
+    (out_of_memory, status 500), one error line, exit 1; not a traceback."""
+    import minimax_cli.engine.factory as factory
+    from tests.fakes import FakeEngine
+
+    class OutOfMemory(FakeEngine):
+        def generate(self, messages, params, progress=None):
+            raise MemoryError("cannot allocate 12 GiB")
+
+    monkeypatch.setattr(factory, "open_engine", lambda *args, **kwargs: OutOfMemory())
+    out = tmp_path / "out.jsonl"
+    r = run("ask", SAMPLES / "book.txt", "Who kept the light?", "-o", out)
+    assert r.exit_code == ExitStatus.ERROR, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    [record] = read_records(out)
+    assert record["error"]["code"] == "out_of_memory" and record["response"]["status_code"] == 500
+    assert r.stderr.count("\n") == 1 and "out of memory" in r.stderr
+
+
+def test_a_results_file_that_cannot_take_results_is_refused_before_it_is_touched(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"milk\neggs")  # no trailing newline: the old repair cut "eggs"
+    cases = [(notes, "not a results file"), (tmp_path, "is a folder"),
+             (tmp_path / "missing" / "out.jsonl", "does not exist")]
+    for target, reason in cases:
+        r = run("summarize", "-m", "tiny", "-o", target, SAMPLES / "book.txt")
+        assert r.exit_code == ExitStatus.CANNOT_WRITE, r.output
+        assert r.stderr.count("\n") == 1 and reason in r.stderr
+    assert notes.read_bytes() == b"milk\neggs"
+
+
+def test_blank_questions_are_refused_like_batch_refuses_them():
+    for blank in ("", "   "):
+        r = run("ask", "-m", "tiny", SAMPLES / "book.txt", blank)
+        assert r.exit_code == ExitStatus.USAGE and "non-empty" in r.stderr
+
+
+def test_a_file_name_with_a_newline_gives_a_one_line_error(tmp_path):
+    r = run("summarize", "-m", "tiny", tmp_path / "two\nlines.txt")
+    assert r.exit_code == ExitStatus.INPUT
+    assert r.stderr.count("\n") == 1 and "two\\nlines.txt" in r.stderr

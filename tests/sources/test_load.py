@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from minimax_cli.errors import ErrorCode
+from minimax_cli import sources
 from minimax_cli.sources import load_document
 
 
@@ -76,9 +77,9 @@ def test_permission_denied_is_unreadable(tmp_path, load_error, monkeypatch):
     path = tmp_path / "private.txt"
     path.write_text("secret\n")
 
-    def denied(self: Path) -> bytes:
-        raise PermissionError(13, "Permission denied", str(self))
+    def denied(target: Path, cap: int) -> bytes:
+        raise PermissionError(13, "Permission denied", str(target))
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr(sources, "read_file", denied)
     error = load_error(path, ErrorCode.UNREADABLE)
     assert "permission denied" in error.message

@@ -8,7 +8,7 @@ from pypdf import PdfReader, PdfWriter
 from minimax_cli.errors import ErrorCode
 from minimax_cli.sources import load_document
 from minimax_cli.sources import pdf
-from minimax_cli.sources.pdf import clean_text
+from minimax_cli.sources.pdf import clean_page_text
 from tests.sources.builders import build_pdf, image_xobject
 
 
@@ -109,10 +109,10 @@ def test_blank_pages_give_no_segment_and_no_labels_without_a_label_tree(tmp_path
     assert doc.segments[0].text == "Hello there, world" and doc.sections == []
 
 
-def test_clean_text():
-    assert clean_text("the \ufb01rst \ufb02oor") == "the first floor"  # ligatures
-    assert clean_text("a hyphen-\nated word") == "a hyphenated word"
-    assert clean_text("Anglo-\nSaxon") == "Anglo-\nSaxon"  # a capital after the break: a real hyphen
-    assert clean_text("PDFium's hyphen\x02ated mark") == "PDFium's hyphenated mark"
-    assert clean_text("lone \ud800surrogate\x00") == "lone surrogate"
-    assert clean_text("para one  \r\n\r\n\r\n\r\npara two\r\n") == "para one\n\npara two"
+def test_clean_page_text():
+    assert clean_page_text("the \ufb01rst \ufb02oor") == "the first floor"  # ligatures
+    assert clean_page_text("a hyphen-\nated word") == "a hyphenated word"
+    assert clean_page_text("Anglo-\nSaxon") == "Anglo-\nSaxon"  # a capital after the break: a real hyphen
+    assert clean_page_text("PDFium's hyphen\x02ated mark") == "PDFium's hyphenated mark"
+    assert clean_page_text("lone \ud800surrogate\x00") == "lone surrogate"
+    assert clean_page_text("para one  \r\n\r\n\r\n\r\npara two\r\n") == "para one\n\npara two"

@@ -129,7 +129,7 @@ def test_folder_where_everything_is_skipped(tmp_path, load_error):
     folder = tmp_path / "assets"
     folder.mkdir()
     (folder / "a.png").write_bytes(b"\0\1\2")
-    (folder / "b.bin").write_bytes(b"\xff\xfe\0\0")
+    (folder / "b.bin").write_bytes(b"\xff\xd8\xff\xe0\0\x10JFIF")
     (folder / "empty.txt").write_text("")
     error = load_error(folder, ErrorCode.EMPTY)
     assert "3 files were skipped" in error.message and "2 binary" in error.message and "1 empty" in error.message

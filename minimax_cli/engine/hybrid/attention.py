@@ -35,7 +35,7 @@ _cudnn_ok: bool | None = None  # cuDNN's fused attention: tried once, kept if it
 CUDNN_MIN_QUERIES = 4096  # cuDNN builds an execution plan per new shape: worth it only for big chunks
 
 
-def _attend_with_lse(q, k, v, causal: bool, scale: float):
+def attend_with_lse(q, k, v, causal: bool, scale: float):
     """out [B, H, T, D], lse [B, H, T] fp32; q/k/v [B, H, *, D] with equal head counts.
 
     On GPUs the unmasked prefix part of a large chunk goes to cuDNN's fused attention (measured
@@ -77,20 +77,24 @@ def attend_chunk(q, keys, values, start: int, scale: float):
     # square part: the chunk's own keys, causal; K/V repeated per query head (T keys only)
     k_sq = keys[:, :, start:start + T].repeat_interleave(group, dim=1)
     v_sq = values[:, :, start:start + T].repeat_interleave(group, dim=1)
-    out, lse = _attend_with_lse(qh.contiguous(), k_sq, v_sq, True, scale)  # [B, Hq, T, D], [B, Hq, T]
+    out, lse = attend_with_lse(qh.contiguous(), k_sq, v_sq, True, scale)  # [B, Hq, T, D], [B, Hq, T]
     if start == 0:
         return out.transpose(1, 2)
 
     # prefix part: fold the group into the query length, [B, Hkv, G*T, D], no K/V copy
     q_grouped = qh.reshape(B, Hkv, group * T, D)
-    out_p, lse_p = _attend_with_lse(
+    out_p, lse_p = attend_with_lse(
         q_grouped, keys[:, :, :start], values[:, :, :start], False, scale)
     out_p = out_p.reshape(B, Hq, T, D)
     lse_p = lse_p.reshape(B, Hq, T)
 
-    # merge: softmax over the union of keys = weighted sum by each part's share of the mass
-    lse_all = torch.logaddexp(lse, lse_p)
-    w_sq = torch.exp(lse - lse_all).unsqueeze(-1)
-    w_p = torch.exp(lse_p - lse_all).unsqueeze(-1)
-    merged = out.float() * w_sq + out_p.float() * w_p
+    merged, _ = merge_by_lse(out.float(), lse, out_p.float(), lse_p)
     return merged.to(q.dtype).transpose(1, 2)
+
+
+def merge_by_lse(out_a, lse_a, out_b, lse_b):
+    """Attention over the union of two disjoint key sets from each set's output [..., D] and
+    log-sum-exp [...]: each part weighted by its share of the softmax mass. fp32 in, fp32 out."""
+    lse = torch.logaddexp(lse_a, lse_b)
+    merged = out_a * torch.exp(lse_a - lse).unsqueeze(-1) + out_b * torch.exp(lse_b - lse).unsqueeze(-1)
+    return merged, lse

@@ -3,7 +3,7 @@ preallocated KV cache per softmax layer, plus the number of tokens seen.
 
 Unlike transformers' `MiniMaxCache`, the length is the cache's own counter, not a question asked
 of layer 0 (a lightning layer in the real layout, which has no KV and reported 0: the root of the
-chunked-prefill bug in shared/research/runtime.md §1.5).
+chunked-prefill bug described in docs/runtime.md).
 
 A snapshot records the lightning states (copied: 64 x 128 x 128 fp32 = 4 MiB per layer at real
 width) and the length. KV is append-only below the length, so restoring a snapshot only resets
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from minimax_cli.engine.hybrid.attention import attend_chunk
 from minimax_cli.engine.hybrid.config import HybridConfig
 
 
@@ -64,6 +65,24 @@ class HybridCache:
         T = k.shape[1]
         self.keys[layer][:, :, start:start + T] = k.transpose(1, 2)
         self.values[layer][:, :, start:start + T] = v.transpose(1, 2)
+
+    # What the layers ask of a cache (model.py); a batch of rows at their own positions answers
+    # the same questions differently (slots.DecodeView).
+
+    def positions(self, start: int, tokens: int, device: torch.device) -> torch.Tensor:
+        return torch.arange(start, start + tokens, device=device)  # [T]
+
+    def attend(self, layer: int, q, k, v, start: int, scale: float) -> torch.Tensor:
+        """Store the chunk's k, v [B, T, Hkv, D] at `start`, then attend its queries [B, T, H, D]
+        to every key up to their own position."""
+        self.write_kv(layer, start, k, v)
+        return attend_chunk(q, self.keys[layer], self.values[layer], start, scale=scale)
+
+    def lightning_state(self, layer: int) -> torch.Tensor:
+        return self.states[layer]
+
+    def set_lightning_state(self, layer: int, state: torch.Tensor) -> None:
+        self.states[layer] = state
 
     def snapshot(self) -> CacheSnapshot:
         return CacheSnapshot(self.length, {i: s.clone() for i, s in self.states.items()})

@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from minimax_cli.engine.base import Message
-
-BOD = "<begin_of_document>"
-BOS = "<beginning_of_sentence>"
-EOS = "<end_of_sentence>"
+from minimax_cli.engine.hybrid.published import BOD_TOKEN as BOD
+from minimax_cli.engine.hybrid.published import BOS_TOKEN as BOS
+from minimax_cli.engine.hybrid.published import EOS_TOKEN as EOS
 
 _HEADERS = {
     "system": f"{BOS}system ai_setting=assistant\n",

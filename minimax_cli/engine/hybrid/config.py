@@ -9,7 +9,7 @@ Two formats exist for the same weights:
 
 `HybridConfig.from_dict` migrates both into one typed config and refuses, with a one-line reason,
 what this runtime does not implement. Feeding the original dict to transformers' `MiniMaxConfig`
-silently gives alternating layers and factors of 1 (shared/research/runtime.md §1.2), which is why
+silently gives alternating layers and factors of 1 (docs/runtime.md), which is why
 this migration is explicit and strict.
 """
 
@@ -19,17 +19,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from minimax_cli.engine.hybrid.published import MODEL_TYPES, NATIVE_TYPE, ORIGINAL_TYPES
 from minimax_cli.errors import ErrorCode, MinimaxError
 
 LIGHTNING = "lightning"
 SOFTMAX = "softmax"
 
-ORIGINAL_TYPES = ("minimax_text_01", "minimax_m1")
-NATIVE_TYPE = "minimax"
-
-# The tokenizer's end-of-turn token; the published configs leave eos_token_id null.
-EOS_TOKEN = "<end_of_sentence>"
-REAL_EOS_ID = 200020
 
 
 @dataclass(frozen=True)
@@ -90,7 +85,7 @@ class HybridConfig:
             fmt = "hf"
         else:
             raise fail(f"model_type {model_type!r} is not a MiniMax hybrid checkpoint "
-                       f"(expected one of {', '.join(ORIGINAL_TYPES + (NATIVE_TYPE,))})")
+                       f"(expected one of {', '.join(MODEL_TYPES)})")
 
         def need(key: str):
             if key not in raw or raw[key] is None:

@@ -1,10 +1,10 @@
 """Where the hybrid model's parts go on N GPUs, and whether they fit: the device-map planner.
 
-Pipeline placement: the embedding on the first GPU, the final norm and fp32 head on the last,
+Pipeline placement: the embedding on the first GPU, the final norm and head on the last,
 whole decoder layers in between, contiguous and balanced by bytes. A GPU's bytes are
 
     weights     its layers' parameters (int8 linears: 1 byte + a bf16 scale per output row;
-                router, norms, embedding kept bf16; the head fp32)
+                router, norms, embedding and head kept bf16)
     kv          K and V of its softmax layers at the planned context:
                 2 * kv_heads * head_dim * 2 bytes per token per layer (4 KiB at real width)
     state       its lightning layers' fp32 states, twice (the live one and a prefix snapshot)
@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from minimax_cli.engine.hybrid.config import SOFTMAX, HybridConfig
+from minimax_cli.errors import ErrorCode, MinimaxError
 
 GiB = 1 << 30
 LIGHTNING_CHUNK = 64  # fla's chunk: the length of lightning's intra-chunk term
@@ -49,7 +50,7 @@ class DevicePlan:
 
 
 @dataclass
-class Plan:
+class DeviceMap:
     quant: str
     context: int
     chunk: int
@@ -104,7 +105,7 @@ def embed_bytes(config: HybridConfig) -> int:
 
 
 def head_bytes(config: HybridConfig) -> int:
-    return config.vocab_size * config.hidden_size * 4 + config.hidden_size * BF16  # fp32 head + norm
+    return config.vocab_size * config.hidden_size * BF16 + config.hidden_size * BF16  # bf16 head + norm
 
 
 def kv_bytes_per_token(config: HybridConfig) -> int:
@@ -161,7 +162,7 @@ def parameter_count(config: HybridConfig) -> int:
 
 def plan_devices(config: HybridConfig, gpus: int, gpu_bytes: int, context: int, chunk: int,
                  quant: str, device_names: list[str] | None = None, advice: bool = True,
-                 balance: str = "bytes") -> Plan:
+                 balance: str = "bytes") -> DeviceMap:
     """Contiguous layer ranges per GPU, balanced by bytes; when the balanced cut does not fit, the
     cut that minimises the fullest GPU.
 
@@ -207,7 +208,7 @@ def plan_devices(config: HybridConfig, gpus: int, gpu_bytes: int, context: int, 
         states = sum(state_bytes(config) for i in layers if config.layer_types[i] != SOFTMAX)
         devices.append(DevicePlan(names[g], layers, weights, kv, states, headroom, gpu_bytes,
                                   holds_embed=is_first, holds_head=is_last))
-    plan = Plan(quant, context, chunk, model_weight_bytes(config, quant), devices)
+    plan = DeviceMap(quant, context, chunk, model_weight_bytes(config, quant), devices)
     if advice and not plan.fits:
         plan.advice = advise(config, gpus, gpu_bytes, context, chunk, quant)
     return plan
@@ -282,3 +283,19 @@ def advise(config: HybridConfig, gpus: int, gpu_bytes: int, context: int, chunk:
 
 def plan_devices_fits(config, gpus, gpu_bytes, context, chunk, quant) -> bool:
     return plan_devices(config, gpus, gpu_bytes, context, chunk, quant, advice=False).fits
+
+
+def fit_gpus(config: HybridConfig, gpus: int, context: int, chunk: int, quant: str) -> DeviceMap:
+    """The device map over the first `gpus` visible GPUs; refuses what the plan says cannot fit."""
+    import torch
+
+    if gpus > torch.cuda.device_count():
+        raise MinimaxError(ErrorCode.BAD_REQUEST, f"the preset wants {gpus} GPUs, {torch.cuda.device_count()} "
+                           "are visible")
+    capacity = min(torch.cuda.get_device_properties(i).total_memory for i in range(gpus))
+    plan = plan_devices(config, gpus, capacity, context, chunk, quant, balance="compute")
+    if not plan.fits:
+        raise MinimaxError(ErrorCode.OUT_OF_MEMORY, f"the model does not fit {gpus} GPU(s) at {context} tokens "
+                           f"of context ({plan.shortfall_bytes / GiB:.1f} GiB short); would fit: "
+                           f"{'; '.join(plan.advice)}")
+    return plan

@@ -2,14 +2,15 @@
 
 Prompts are rendered as pieces (chat.py), tokenized piece by piece (long contents cut where a
 byte-level BPE tokenizer gives the same ids as for the whole text: engine/pieces.py),
-streamed through chunked prefill, then decoded. `generate_many` prefills the token prefix shared
-by all conversations once and restores its snapshot for each, so N questions over one document
-pay its prefill once.
+then handed to the engine's scheduler (engine/scheduler.py), which keeps many sequences in flight
+on `HybridRunner` rows (rows.py). `generate_many` submits every conversation at once, marking the
+token prefix they share so it is prefilled once and read by all.
 """
 
 from __future__ import annotations
 
-import time
+import functools
+from concurrent.futures import Future
 from collections import OrderedDict
 from dataclasses import replace
 from collections.abc import Sequence
@@ -21,16 +22,30 @@ from minimax_cli.engine.base import (Engine, EngineInfo, Generation, GenerationP
                                      split_reasoning)
 from minimax_cli.engine.hybrid.chat import EOS, render_pieces
 from minimax_cli.engine.pieces import split_for_tokenizer
-from minimax_cli.engine.hybrid.config import REAL_EOS_ID, HybridConfig
-from minimax_cli.engine.hybrid.devicemap import GiB, Plan, plan_devices
+from minimax_cli.engine.hybrid.config import HybridConfig
+from minimax_cli.engine.hybrid.devicemap import fit_gpus
 from minimax_cli.engine.hybrid.load import load_checkpoint
 from minimax_cli.engine.hybrid.model import HybridForCausalLM
-from minimax_cli.engine.hybrid.stream import (CPU_CHUNK, Sampler, decode, default_chunk, perplexity,
-                                              prefill, score_tokens)
+from minimax_cli.engine.hybrid.published import REAL_EOS_ID
+from minimax_cli.engine.hybrid.rows import HybridRunner
+from minimax_cli.engine.hybrid.stream import CPU_CHUNK, default_chunk, perplexity, score_tokens
+from minimax_cli.engine.scheduler import Completion, Scheduler, then
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 
-MIN_SHARED_PREFIX = 16  # below this, snapshotting costs more than it saves
+GPU_ROWS = 64  # sequences decoded at once on GPUs
+CPU_ROWS = 8
+
+
+def memory_budget(model: HybridForCausalLM) -> int:
+    """Bytes the running rows may hold: most of what the fullest GPU has free after the weights,
+    or a quarter of the host's memory on the CPU."""
+    import os
+
+    devices = {d for d in model.layer_devices() if d.type == "cuda"}
+    if devices:
+        return int(0.85 * min(torch.cuda.mem_get_info(d)[0] for d in devices))
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
 
 
 class HybridEngine(Engine):
@@ -44,19 +59,12 @@ class HybridEngine(Engine):
         self.strip_think = strip_think
         self.default_params = default_params
         self.stop_ids = self._stop_ids()
+        self.max_rows = GPU_ROWS if model.lm_head.weight.is_cuda else CPU_ROWS
+        self.max_in_flight = self.max_rows
+        self._scheduler: Scheduler | None = None
         self._memo: OrderedDict[tuple[int, int], list[int]] = OrderedDict()
 
     # ---- construction ---------------------------------------------------------------------
-
-    @classmethod
-    def load(cls, preset, *, quant: str | None = None, dtype: str | None = None,
-             progress: Progress = NULL_PROGRESS) -> "HybridEngine":
-        """Open a preset (config.Preset): its checkpoint folder, or its synthetic checkpoint,
-        built into the cache on first use; over the visible GPUs by the device-map plan."""
-        path = synth_checkpoint(preset.synth, progress) if preset.synth else preset.checkpoint_path()
-        return cls.from_path(path, name=preset.name, dtype=dtype or preset.dtype, quant=quant or preset.quant,
-                             gpus=preset.gpus, context_window=preset.context_window,
-                             strip_think=preset.generation.strip_think, progress=progress)
 
     @classmethod
     def from_path(cls, path: str | Path, *, name: str | None = None, dtype: str | None = None,
@@ -73,7 +81,7 @@ class HybridEngine(Engine):
         chunk = chunk_size or default_chunk(device)
         plan = None
         if device is None and torch.cuda.is_available():
-            plan = gpu_plan(config, gpus or torch.cuda.device_count(), window, chunk, quant)
+            plan = fit_gpus(config, gpus or torch.cuda.device_count(), window, chunk, quant)
         model = load_checkpoint(path, dtype=dtype, device=device, plan=plan, quant=quant, progress=progress)
         first = model.model.embed_tokens.weight
         info = EngineInfo(
@@ -137,69 +145,48 @@ class HybridEngine(Engine):
 
     def generate(self, messages: Sequence[Message], params: GenerationParams,
                  progress: Progress = NULL_PROGRESS) -> Generation:
-        return self.generate_many([messages], params, progress)[0]
+        return self.submit(messages, params, progress).result()
+
+    def submit(self, messages: Sequence[Message], params: GenerationParams,
+               progress: Progress = NULL_PROGRESS) -> Future:
+        return self._submit_all([self._prompt_ids(messages)], params, progress, shared=0)[0]
 
     def generate_many(self, conversations: Sequence[Sequence[Message]], params: GenerationParams,
                       progress: Progress = NULL_PROGRESS) -> list[Generation]:
+        """All conversations in flight at once; the token prefix they share is prefilled once."""
         prompts = [self._prompt_ids(c) for c in conversations]
+        shared = shared_prefix_length(prompts) if len(prompts) > 1 else 0
+        return [f.result() for f in self._submit_all(prompts, params, progress, shared)]
+
+    def _submit_all(self, prompts: list[list[int]], params: GenerationParams, progress: Progress,
+                    shared: int) -> list[Future]:
         longest = max(len(p) for p in prompts)
         if longest >= self.context_window:
             raise MinimaxError(ErrorCode.TOO_LARGE, f"the prompt is {longest} tokens; the context window is "
                                f"{self.context_window}")
         if longest + params.max_new_tokens > self.context_window:
             params = replace(params, max_new_tokens=self.context_window - longest)
-        shared = shared_prefix_length(prompts) if len(prompts) > 1 else 0
-        cache = self.model.new_cache(capacity=max(len(p) for p in prompts) + params.max_new_tokens)
-        results = []
-        snapshot, prefix_seconds = None, 0.0
-        if shared >= MIN_SHARED_PREFIX:
-            t0 = time.perf_counter()
-            prefill(self.model, cache, prompts[0][:shared], self.chunk_size, progress, total=shared)
-            snapshot, prefix_seconds = cache.snapshot(), time.perf_counter() - t0
-        for n, ids in enumerate(prompts):
-            if snapshot is not None:
-                cache.restore(snapshot)
-                rest = ids[shared:]
-            else:
-                cache.reset()
-                rest = ids
-            results.append(self._complete(cache, ids, rest, params, progress,
-                                          cached=shared if snapshot is not None and n else 0,
-                                          extra_prefill=prefix_seconds if n == 0 else 0.0))
-        return results
+        scheduler = self.scheduler(progress)
+        return [then(scheduler.submit(ids, params, shared), self._generation) for ids in prompts]
 
-    def _complete(self, cache, ids, rest, params, progress, cached, extra_prefill) -> Generation:
-        t0 = time.perf_counter()
-        last = prefill(self.model, cache, rest, self.chunk_size, progress, total=len(rest))
-        t1 = time.perf_counter()
-        sampler = Sampler(params.temperature, params.top_p, params.seed)
-        out: list[int] = []
-        finish = "length"
-        text = ""
-        task = progress.task("generating", total=params.max_new_tokens, unit="tokens")
-        try:
-            for token in decode(self.model, cache, last, sampler, params.max_new_tokens, self.stop_ids):
-                out.append(token)
-                task.advance()
-                if params.stop:
-                    text = self.tokenizer.decode(out, skip_special_tokens=True)
-                    hit = min((text.find(s) for s in params.stop if s in text), default=-1)
-                    if hit >= 0:
-                        text, finish = text[:hit], "stop"
-                        break
-            else:
-                finish = "stop" if len(out) < params.max_new_tokens else "length"
-        finally:
-            task.close()
-        if finish != "stop" or not params.stop:
-            text = self.tokenizer.decode(out, skip_special_tokens=True)
-        t2 = time.perf_counter()
-        reasoning = None
+    def scheduler(self, progress: Progress = NULL_PROGRESS) -> Scheduler:
+        """The engine's one scheduler (its loop thread starts with the first request)."""
+        if self._scheduler is None:
+            runner = HybridRunner(self.model, context_window=self.context_window, chunk_size=self.chunk_size,
+                                  max_rows=self.max_rows, memory_budget=memory_budget(self.model))
+            decode = functools.partial(self.tokenizer.decode, skip_special_tokens=True)
+            self._scheduler = Scheduler(runner, decode, self.stop_ids)
+        self._scheduler.progress = progress
+        return self._scheduler
+
+    def _generation(self, done: Completion) -> Generation:
+        text, reasoning = done.text, None
         if self.strip_think:
             text, reasoning = split_reasoning(text)
-        return Generation(text=text.strip(), prompt_tokens=len(ids), completion_tokens=len(out),
-                          finish_reason=finish, prefill_seconds=t1 - t0 + extra_prefill,
-                          decode_seconds=t2 - t1, reasoning=reasoning, cached_tokens=cached)
+        return Generation(text=text.strip(), prompt_tokens=done.prompt_tokens,
+                          completion_tokens=len(done.tokens), finish_reason=done.finish_reason,
+                          prefill_seconds=done.prefill_seconds, decode_seconds=done.decode_seconds,
+                          reasoning=reasoning, cached_tokens=done.cached_tokens)
 
     # ---- scoring --------------------------------------------------------------------------
 
@@ -239,44 +226,3 @@ def load_tokenizer(path: Path):
     except Exception as exc:  # transformers raises many types here; all mean "unusable folder"
         raise MinimaxError(ErrorCode.BAD_CHECKPOINT, f"cannot load the tokenizer: {exc}".splitlines()[0],
                            str(path))
-
-
-def synth_checkpoint(name: str, progress: Progress = NULL_PROGRESS) -> Path:
-    """The cached synthetic checkpoint `name`, written on first use into a temporary folder and
-    renamed into place, so concurrent first runs never see a half-written one."""
-    import shutil
-    import tempfile
-
-    from minimax_cli.config import synth_path
-    from minimax_cli.engine.hybrid.synth import write_synth_checkpoint
-
-    final = synth_path(name)
-    if (final / "config.json").exists():
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    progress.log(f"building the synthetic checkpoint {name!r} in {final}")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=final.parent))
-    try:
-        write_synth_checkpoint(tmp, name)
-        try:
-            tmp.rename(final)
-        except OSError:  # another process renamed its copy first: use that one
-            if not (final / "config.json").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
-
-
-def gpu_plan(config: HybridConfig, gpus: int, context: int, chunk: int, quant: str) -> Plan:
-    """The device map for the visible GPUs; refuses to load what the plan says cannot fit."""
-    if gpus > torch.cuda.device_count():
-        raise MinimaxError(ErrorCode.BAD_REQUEST, f"the preset wants {gpus} GPUs, {torch.cuda.device_count()} "
-                           "are visible")
-    capacity = min(torch.cuda.get_device_properties(i).total_memory for i in range(gpus))
-    plan = plan_devices(config, gpus, capacity, context, chunk, quant, balance="compute")
-    if not plan.fits:
-        raise MinimaxError(ErrorCode.OUT_OF_MEMORY, f"the model does not fit {gpus} GPU(s) at {context} tokens "
-                           f"of context ({plan.shortfall_bytes / GiB:.1f} GiB short); would fit: "
-                           f"{'; '.join(plan.advice)}")
-    return plan

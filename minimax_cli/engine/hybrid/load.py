@@ -17,9 +17,10 @@ from pathlib import Path
 import torch
 
 from minimax_cli.engine.hybrid.config import HybridConfig
-from minimax_cli.engine.hybrid.devicemap import Plan
+from minimax_cli.engine.hybrid.devicemap import DeviceMap
 from minimax_cli.engine.hybrid.model import HybridForCausalLM, LightningAttention
-from minimax_cli.engine.hybrid.quant import QUANTS, quantize_linear, should_quantize
+from minimax_cli.engine.hybrid.published import QUANTS
+from minimax_cli.engine.hybrid.quant import quantize_linear, should_quantize
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 
@@ -62,7 +63,7 @@ class Placement:
     """Which device each checkpoint tensor goes to: the plan's GPU for its layer, the embedding
     on the first device, the final norm and head on the last."""
 
-    def __init__(self, config: HybridConfig, plan: Plan | None, device: torch.device):
+    def __init__(self, config: HybridConfig, plan: DeviceMap | None, device: torch.device):
         if plan is None:
             self.layers = {i: device for i in range(config.num_hidden_layers)}
             self.first = self.last = device
@@ -79,7 +80,7 @@ class Placement:
 
 
 def load_checkpoint(folder: Path, *, dtype: str | torch.dtype | None = None,
-                    device: str | torch.device | None = None, plan: Plan | None = None,
+                    device: str | torch.device | None = None, plan: DeviceMap | None = None,
                     quant: str = "none", progress: Progress = NULL_PROGRESS) -> HybridForCausalLM:
     """Load a checkpoint folder (original or -hf format) onto one device, or over the GPUs of
     `plan`, with int8 linears when `quant` is "int8"."""
@@ -95,7 +96,8 @@ def load_checkpoint(folder: Path, *, dtype: str | torch.dtype | None = None,
 
     missing = sorted(n for n, p in model.named_parameters() if n not in loaded and p.is_meta)
     if config.tie_word_embeddings and missing == ["lm_head.weight"]:
-        set_tensor(model, "lm_head.weight", model.model.embed_tokens.weight.float(), place.last, torch.float32)
+        head = head_dtype(place.last, dtype)
+        set_tensor(model, "lm_head.weight", model.model.embed_tokens.weight.to(head), place.last, head)
         missing = []
     if missing:
         raise MinimaxError(ErrorCode.BAD_CHECKPOINT, f"{len(missing)} weights missing from the checkpoint, "
@@ -105,6 +107,12 @@ def load_checkpoint(folder: Path, *, dtype: str | torch.dtype | None = None,
                      f"e.g. {', '.join(unexpected[:3])}")
     init_buffers(model)
     return model.eval()
+
+
+def head_dtype(device: torch.device, dtype: torch.dtype) -> torch.dtype:
+    """The head's weights: the model's dtype on GPUs (logits still fp32, model.logits), fp32 on the
+    CPU, which has no bf16 matmul into fp32."""
+    return dtype if device.type == "cuda" else torch.float32
 
 
 def empty_model(config: HybridConfig) -> HybridForCausalLM:
@@ -128,7 +136,7 @@ def _read_shards(folder, model, place, dtype, quant, progress) -> tuple[set[str]
                     if name not in params:
                         unexpected.append(name)
                         continue
-                    tensor_dtype = torch.float32 if name.startswith("lm_head") else dtype
+                    tensor_dtype = head_dtype(place(name), dtype) if name.startswith("lm_head") else dtype
                     set_tensor(model, name, f.get_tensor(name), place(name), tensor_dtype, shard)
                     if quant == "int8":
                         quantize_owner(model, name)

@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimax_cli.engine.hybrid.attention import attend_chunk
 from minimax_cli.engine.hybrid.cache import HybridCache
 from minimax_cli.engine.hybrid.config import SOFTMAX, HybridConfig
 from minimax_cli.engine.hybrid.lightning import lightning
@@ -65,23 +64,23 @@ class LightningAttention(nn.Module):
 
 
 def rope_cos_sin(positions: torch.Tensor, rotary_dim: int, theta: float):
-    """cos, sin [T, rotary_dim] for integer positions. Angles in float64: at position 1e6 an
-    fp32 angle is off by up to 0.03 rad."""
+    """cos, sin [..., rotary_dim] for integer positions [T] (or [B, T], rows at their own
+    positions). Angles in float64: at position 1e6 an fp32 angle is off by up to 0.03 rad."""
     inv_freq = 1.0 / (theta ** (torch.arange(0, rotary_dim, 2, dtype=torch.float64,
                                              device=positions.device) / rotary_dim))
-    angles = positions.to(torch.float64)[:, None] * inv_freq[None, :]  # [T, rotary_dim / 2]
+    angles = positions.to(torch.float64)[..., None] * inv_freq  # [..., rotary_dim / 2]
     angles = torch.cat([angles, angles], dim=-1)
     return angles.cos().float(), angles.sin().float()
 
 
 def apply_partial_rope(x, cos, sin):
     """Rotate the first rotary_dim dims of each head (rotate-half convention); pass the rest.
-    x [B, T, H, D]; cos/sin [T, rotary_dim]."""
+    x [B, T, H, D]; cos/sin [T, rotary_dim] or [B, T, rotary_dim]."""
     rd = cos.shape[-1]
     rot, rest = x[..., :rd].float(), x[..., rd:]
     half = rd // 2
     rotated = torch.cat([-rot[..., half:], rot[..., :half]], dim=-1)
-    cos, sin = cos[None, :, None, :], sin[None, :, None, :]
+    cos, sin = cos.unsqueeze(-2), sin.unsqueeze(-2)  # broadcast over heads (and rows, for [T, rd])
     return torch.cat([(rot * cos + rotated * sin).to(x.dtype), rest], dim=-1)
 
 
@@ -103,12 +102,9 @@ class SoftmaxAttention(nn.Module):
         q = self.q_proj(x).view(B, T, self.heads, self.head_dim)
         k = self.k_proj(x).view(B, T, self.kv_heads, self.head_dim)
         v = self.v_proj(x).view(B, T, self.kv_heads, self.head_dim)
-        positions = torch.arange(start, start + T, device=x.device)
-        cos, sin = rope_cos_sin(positions, self.rotary_dim, self.theta)
+        cos, sin = rope_cos_sin(cache.positions(start, T, x.device), self.rotary_dim, self.theta)
         q, k = apply_partial_rope(q, cos, sin), apply_partial_rope(k, cos, sin)
-        cache.write_kv(self.layer, start, k, v)
-        out = attend_chunk(q, cache.keys[self.layer], cache.values[self.layer], start,
-                           scale=self.head_dim ** -0.5)  # [B, T, H, D]
+        out = cache.attend(self.layer, q, k, v, start, scale=self.head_dim ** -0.5)  # [B, T, H, D]
         return self.o_proj(out.reshape(B, T, self.heads * self.head_dim))
 
 
@@ -198,7 +194,8 @@ class DecoderLayer(nn.Module):
         if self.is_softmax:
             attn = self.self_attn(h, cache, start)
         else:
-            attn, cache.states[self.layer] = self.self_attn(h, cache.states[self.layer])
+            attn, state = self.self_attn(h, cache.lightning_state(self.layer))
+            cache.set_lightning_state(self.layer, state)
         x = h * self.attn_alpha + attn * self.attn_beta
         h = self.post_attention_layernorm(x)
         return h * self.mlp_alpha + self.block_sparse_moe(h) * self.mlp_beta
@@ -213,8 +210,8 @@ class HybridBackbone(nn.Module):
 
 
 class HybridForCausalLM(nn.Module):
-    """`model.*` and `lm_head`, as in the checkpoints. The head runs in fp32 (MiniMax-M1 report:
-    a bf16 head broke token probabilities) and only where logits are asked for."""
+    """`model.*` and `lm_head`, as in the checkpoints. The head's logits are fp32 (MiniMax-M1
+    report: bf16 logits broke token probabilities) and made only where they are asked for."""
 
     def __init__(self, config: HybridConfig):
         super().__init__()
@@ -261,6 +258,13 @@ class HybridForCausalLM(nn.Module):
 
     @torch.inference_mode()
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """fp32 logits [..., V] for hidden states [..., C] (pass only the positions you need)."""
+        """fp32 logits [..., V] for hidden states [..., C] (pass only the positions you need).
+
+        On GPUs the head is kept in the checkpoint's bf16 and multiplied with fp32 accumulation
+        into fp32 logits: the same numbers as an fp32 copy of it (the weights are bf16 values
+        either way) at half the bytes a decode step reads."""
         w = self.lm_head.weight
-        return F.linear(hidden.to(w.device).float(), w.float())
+        if w.dtype == torch.float32 or not w.is_cuda:
+            return F.linear(hidden.to(w.device).float(), w.float())
+        flat = hidden.to(w.device, w.dtype).reshape(-1, hidden.shape[-1])
+        return torch.mm(flat, w.t(), out_dtype=torch.float32).view(*hidden.shape[:-1], -1)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from minimax_cli.engine.hybrid.architectures import KNOWN
 from minimax_cli.engine.hybrid.config import HybridConfig
-from minimax_cli.engine.hybrid.quant import QUANTS
+from minimax_cli.engine.hybrid.published import KNOWN, QUANTS
 from minimax_cli.errors import ErrorCode, MinimaxError
 
 DEFAULT_GPU_GIB = 80.0
@@ -54,7 +53,7 @@ def plan_inputs(spec: str, *, gpus: int | None, gpu_mem_gib: float | None, conte
 
 def _architecture(preset) -> tuple[HybridConfig, str]:
     if preset.synth:
-        from minimax_cli.engine.hybrid.synth import synth_config
+        from minimax_cli.synthetic import synth_config
 
         return HybridConfig.from_dict(synth_config(preset.synth)), f"synthetic {preset.synth}"
     try:

@@ -3,7 +3,7 @@
 Every `nn.Linear` becomes optimum-quanto's `QLinear` with qint8 weights (per-output-row absmax
 scale), experts included: in our model each expert's w1/w2/w3 is its own `nn.Linear`, which is
 why the published recipe's int8 reaches the experts here while transformers' fused 3-D expert
-parameters stay bf16 (shared/research/runtime.md §1.8). Kept unquantized, as in that recipe:
+parameters stay bf16 (docs/runtime.md, int8 weights). Kept unquantized, as in that recipe:
 `lm_head`, `embed_tokens`, every `block_sparse_moe.gate` (and `coefficient` where a checkpoint
 has one), and the norms (not linears).
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 from torch import nn
 
 KEEP_UNQUANTIZED = ("lm_head", "embed_tokens", "block_sparse_moe.gate", "coefficient")
-QUANTS = ("none", "int8")
 
 
 def should_quantize(module_name: str) -> bool:

@@ -3,7 +3,7 @@
 import pytest
 
 from minimax_cli.engine.hybrid.config import LIGHTNING, HybridConfig
-from minimax_cli.engine.hybrid.synth import synth_config, to_hf_config
+from minimax_cli.synthetic import synth_config, to_hf_config
 from minimax_cli.errors import ErrorCode, MinimaxError
 from tests.engine.hybrid.conftest import original_config
 

@@ -8,7 +8,7 @@ from minimax_cli.engine.base import GenerationParams, Message
 from minimax_cli.engine.hybrid.chat import as_parts, render_pieces
 from minimax_cli.engine.hybrid.engine import HybridEngine, shared_prefix_length
 from minimax_cli.engine.pieces import split_for_tokenizer
-from minimax_cli.engine.hybrid.synth import write_synth_checkpoint
+from minimax_cli.synthetic import write_synth_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from minimax_cli.engine.hybrid.config import HybridConfig
 from minimax_cli.engine.hybrid.devicemap import GiB, plan_devices
 from minimax_cli.engine.hybrid.load import load_checkpoint
 from minimax_cli.engine.hybrid.stream import prefill
-from minimax_cli.engine.hybrid.synth import write_synth_checkpoint
+from minimax_cli.synthetic import write_synth_checkpoint
 
 pytestmark = [
     pytest.mark.gpu,

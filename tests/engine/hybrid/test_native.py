@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from minimax_cli.engine.hybrid.load import load_checkpoint
-from minimax_cli.engine.hybrid.synth import write_synth_checkpoint
+from minimax_cli.synthetic import write_synth_checkpoint
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -31,7 +31,8 @@ from time import perf_counter
 import ray
 from ray.exceptions import OutOfMemoryError, RayActorError, RayTaskError, WorkerCrashedError
 
-from minimax_cli.batch import Finished, Job, engine_failure, execute, failure_records
+from minimax_cli.batch.jobs import Job
+from minimax_cli.batch.run import Finished, engine_failure, execute, failure_records
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress, ProgressTask
 

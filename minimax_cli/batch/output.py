@@ -16,8 +16,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from minimax_cli.errors import ErrorCode, MinimaxError
-from minimax_cli.records import encode, read_records, repair_tail
+from minimax_cli.records import ResultsFileError, check_results_file, encode, read_records, repair_tail
 
 
 class OutputLocked(Exception):
@@ -37,11 +36,11 @@ class BatchOutput:
         self.repaired_bytes = 0  # what the torn tail of a killed run measured
 
     def __enter__(self) -> BatchOutput:
+        check_results_file(self.path)  # before the file is created, locked or repaired
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise MinimaxError(ErrorCode.BAD_REQUEST, f"cannot open the results file: {exc.strerror}",
-                               str(self.path)) from None
+        except OSError as exc:  # not writable, a read-only mount, ...
+            raise ResultsFileError(self.path, f"cannot open it for writing: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -63,13 +62,25 @@ class BatchOutput:
         if self._fd is None:
             raise RuntimeError("BatchOutput is not open; use it as a context manager")
         line = memoryview(encode(record))
-        while line:  # a regular file takes the whole line at once; the loop is for the odd short write
-            line = line[os.write(self._fd, line):]
-        os.fsync(self._fd)
+        size = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            while line:  # a regular file takes the whole line at once; the loop is for the odd short write
+                line = line[os.write(self._fd, line):]
+            os.fsync(self._fd)
+        except OSError as exc:  # disk full, quota, I/O error: back to the last whole line
+            try:
+                os.ftruncate(self._fd, size)
+            except OSError:
+                pass
+            raise ResultsFileError(self.path, f"cannot write the results: {exc.strerror or exc}; the file "
+                                   "is as it was before this record") from None
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._fd is not None:
-            os.close(self._fd)  # closing the only descriptor releases the lock
-            self._fd = None
+            fd, self._fd = self._fd, None
+            try:
+                os.close(fd)  # closing the only descriptor releases the lock
+            except OSError as exc:  # every line was fsynced already; say so rather than crash
+                raise ResultsFileError(self.path, f"closing it failed: {exc.strerror or exc}") from None

@@ -6,7 +6,7 @@ parent alone writes the results file, so locking, resume and kill -9 safety are 
 process. A replica talks to the parent over a socket pair (pickled messages); it exits when the
 parent closes its end, or dies with it.
 
-Run as `python -m minimax_cli.batch_replicas FD`, which the pool does itself.
+Run as `python -m minimax_cli.batch.replicas FD`, which the pool does itself.
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from time import perf_counter
 
-from minimax_cli.batch import Finished, Job, engine_failure, execute, failure_records
+from minimax_cli.batch.jobs import Job
+from minimax_cli.batch.run import Finished, engine_failure, execute, failure_records
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 
@@ -62,18 +64,13 @@ def _visible_gpus(count: int) -> list[str]:
 def _check_hybrid_fits(preset, per: int, visible: int, quant: str | None) -> None:
     """Refuse when one copy of a hybrid model needs more than `per` GPUs (by the preset, or by the
     device-map plan `minimax plan` prints)."""
-    from minimax_cli.engine.hybrid.config import HybridConfig
-    from minimax_cli.engine.hybrid.engine import gpu_plan, synth_checkpoint
-    from minimax_cli.engine.hybrid.stream import default_chunk
+    from minimax_cli.engine.factory import check_replica_fits
 
     if preset.gpus > per:
         raise MinimaxError(ErrorCode.BAD_REQUEST, f"{preset.name} is set to use {preset.gpus} GPUs, so "
                            f"{visible} visible GPUs hold {visible // preset.gpus} replica(s), not more")
-    path = synth_checkpoint(preset.synth) if preset.synth else preset.checkpoint_path()
-    config = HybridConfig.from_file(path / "config.json")
-    window = preset.context_window or config.max_position_embeddings
     try:
-        gpu_plan(config, per, window, default_chunk("cuda"), quant or preset.quant)
+        check_replica_fits(preset, per, quant)
     except MinimaxError as exc:
         raise MinimaxError(ErrorCode.BAD_REQUEST, f"one replica would have {per} GPU(s): {exc.message}") from None
 
@@ -138,7 +135,7 @@ class ReplicaPool:
             if devices is not None:
                 env["CUDA_VISIBLE_DEVICES"] = devices
             process = subprocess.Popen(
-                [sys.executable, "-m", "minimax_cli.batch_replicas", str(theirs.fileno())],
+                [sys.executable, "-m", "minimax_cli.batch.replicas", str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             )
             theirs.close()
@@ -169,30 +166,61 @@ def replica_label(devices: str | None) -> str:
 
 
 def serve(fd: int) -> None:
-    """A replica: load the model, then run the jobs the parent sends until it hangs up."""
+    """A replica: load the model, then run the jobs the parent sends until it hangs up.
+
+    The parent may hang up at any moment, loading included: when the other replicas finish every
+    job while this one still loads, the pool closes its end before this one reports ready. That
+    is the normal end of a replica, not a failure: it exits 0 at once (a watcher thread sees the
+    hang-up during the load, which would otherwise outlast the pool's STOP_SECONDS and be
+    killed), and a send to a parent that is gone ends it quietly."""
     from minimax_cli.engine.factory import open_engine
 
     conn = Connection(fd)
-    model, quant = conn.recv()
+    try:
+        model, quant = conn.recv()
+    except (EOFError, OSError):
+        return
+    loaded = threading.Event()
+    threading.Thread(target=_exit_if_parent_leaves, args=(conn, loaded), daemon=True).start()
     try:
         engine = open_engine(model, quant=quant)
     except MinimaxError as exc:
-        conn.send(("fatal", exc.code.value, exc.message, exc.path))
+        _send(conn, ("fatal", exc.code.value, exc.message, exc.path))
         return
     except Exception as exc:  # the parent reports it and stops the batch
         failure = engine_failure(exc, model)
-        conn.send(("fatal", failure.code.value, failure.message, failure.path))
+        _send(conn, ("fatal", failure.code.value, failure.message, failure.path))
         return
-    conn.send(("ready",))
+    loaded.set()
+    if not _send(conn, ("ready",)):
+        return
     while True:
         try:
             job = conn.recv()
         except (EOFError, OSError):
             return
-        try:
-            conn.send(("done", execute(job, lambda: engine)))
-        except (BrokenPipeError, OSError):  # the parent is gone
+        if not _send(conn, ("done", execute(job, lambda: engine))):
             return
+
+
+def _exit_if_parent_leaves(conn: Connection, loaded: threading.Event) -> None:
+    """While the model loads: the parent sends nothing before "ready", so the connection turning
+    readable means end-of-file, the parent hanging up; exit 0 without finishing the load."""
+    try:
+        conn.poll(None)
+    except OSError:
+        pass
+    if not loaded.is_set():
+        os._exit(0)
+
+
+def _send(conn: Connection, message: tuple) -> bool:
+    """Send `message` to the parent; False when the parent has hung up (EPIPE, reset)."""
+    try:
+        conn.send(message)
+    except OSError:  # BrokenPipeError, ConnectionResetError: the parent closed its end
+        return False
+    return True
 
 
 if __name__ == "__main__":

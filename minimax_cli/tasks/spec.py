@@ -1,4 +1,5 @@
-"""One task over one document: what the user asked for, how it runs, and the records it gives.
+"""One task over one document: what the user asked for (`TaskSpec`), how it runs, and the records
+it gives; `TASK_REGISTRY` maps each task name to what builds its options and runs it.
 
 The single-document commands and `minimax batch` both come through here, so a document gives the
 same records (custom_ids, settings, prompt fingerprint) whichever way it was asked for.
@@ -19,7 +20,6 @@ from minimax_cli.tasks.result import TaskResult
 from minimax_cli.tasks.glossary import Term
 from minimax_cli.tasks.summarize import LENGTH_WORDS, STRATEGIES
 
-TASKS = ("summarize", "ask", "review", "translate")
 # A summary of `length` needs about this many tokens a word when no cap was given, with slack: a
 # 300-word target came back as 411 words (about 550 tokens) from the default model.
 TOKENS_PER_WORD = 2.0
@@ -50,10 +50,12 @@ class TaskSpec:
         def bad(message: str) -> MinimaxError:
             return MinimaxError(ErrorCode.BAD_REQUEST, message)
 
-        if self.task not in TASKS:
-            raise bad(f"unknown task {self.task!r} (one of {', '.join(TASKS)})")
+        if self.task not in TASK_REGISTRY:
+            raise bad(f"unknown task {self.task!r} (one of {', '.join(TASK_REGISTRY)})")
         if self.task == "ask" and not self.questions:
             raise bad("ask needs at least one question")
+        if not all(q.strip() for q in self.questions):
+            raise bad("questions must be non-empty strings")
         if self.task == "translate" and not self.to.strip():
             raise bad("translate needs a target language (to)")
         if self.length not in LENGTH_WORDS:
@@ -82,24 +84,7 @@ class TaskSpec:
 
     def options(self, defaults: GenerationParams):
         """The task module's options object (SummarizeOptions, AskOptions, ...)."""
-        params = self.params(defaults)
-        if self.task == "summarize":
-            from minimax_cli.tasks.summarize import SummarizeOptions
-
-            return SummarizeOptions(length=self.length, strategy=self.strategy, params=params,
-                                    prompt_dirs=self.prompt_dirs, chapters=self.chapters)
-        if self.task == "ask":
-            from minimax_cli.tasks.ask import AskOptions
-
-            return AskOptions(params=params, prompt_dirs=self.prompt_dirs)
-        if self.task == "review":
-            from minimax_cli.tasks.review import ReviewOptions
-
-            return ReviewOptions(params=params, prompt_dirs=self.prompt_dirs)
-        from minimax_cli.tasks.translate import TranslateOptions
-
-        return TranslateOptions(to=self.to, source_language=self.source_language, params=params,
-                                output=self.write, prompt_dirs=self.prompt_dirs, glossary=self.glossary)
+        return TASK_REGISTRY[self.task].options(self, self.params(defaults))
 
     def settings(self, defaults: GenerationParams) -> dict:
         """What a record says the task ran with (the options' own `settings()`)."""
@@ -116,22 +101,7 @@ class TaskSpec:
 
     def run(self, doc: Document, engine: Engine, progress: Progress = NULL_PROGRESS) -> list[TaskResult]:
         """The task over `doc`: one result, or one per question for ask."""
-        opts = self.options(engine.default_params)
-        if self.task == "summarize":
-            from minimax_cli.tasks.summarize import summarize
-
-            return [summarize(doc, engine, opts, progress)]
-        if self.task == "ask":
-            from minimax_cli.tasks.ask import ask
-
-            return ask(doc, engine, list(self.questions), opts, progress)
-        if self.task == "review":
-            from minimax_cli.tasks.review import review
-
-            return [review(doc, engine, opts, progress)]
-        from minimax_cli.tasks.translate import translate
-
-        return [translate(doc, engine, opts, progress)]
+        return TASK_REGISTRY[self.task].run(self, doc, engine, self.options(engine.default_params), progress)
 
     def records(self, custom_ids: list[str], doc: Document, engine: Engine,
                 progress: Progress = NULL_PROGRESS) -> list[tuple[dict, TaskResult]]:
@@ -139,5 +109,63 @@ class TaskSpec:
         results = self.run(doc, engine, progress)
         settings = self.settings(engine.default_params)
         prompt_sha256 = self.prompt_sha256()
-        return [(success_record(custom_id, result, doc, engine.info, settings, prompt_sha256), result)
+        return [(success_record(custom_id, result, doc, engine.info.to_dict(), settings, prompt_sha256), result)
                 for custom_id, result in zip(custom_ids, results, strict=True)]
+
+
+# ---- the task registry ---------------------------------------------------------------------------
+# Each task: how its options are built from a spec and how it runs; the options name the settings
+# a record carries (`options.settings()`). Task modules are imported when a task runs.
+
+
+class Summarize:
+    def options(self, spec: TaskSpec, params: GenerationParams):
+        from minimax_cli.tasks.summarize import SummarizeOptions
+
+        return SummarizeOptions(length=spec.length, strategy=spec.strategy, params=params,
+                                prompt_dirs=spec.prompt_dirs, chapters=spec.chapters)
+
+    def run(self, spec: TaskSpec, doc: Document, engine: Engine, opts, progress: Progress) -> list[TaskResult]:
+        from minimax_cli.tasks.summarize import summarize
+
+        return [summarize(doc, engine, opts, progress)]
+
+
+class Ask:
+    def options(self, spec: TaskSpec, params: GenerationParams):
+        from minimax_cli.tasks.ask import AskOptions
+
+        return AskOptions(params=params, prompt_dirs=spec.prompt_dirs)
+
+    def run(self, spec: TaskSpec, doc: Document, engine: Engine, opts, progress: Progress) -> list[TaskResult]:
+        from minimax_cli.tasks.ask import ask
+
+        return ask(doc, engine, list(spec.questions), opts, progress)
+
+
+class Review:
+    def options(self, spec: TaskSpec, params: GenerationParams):
+        from minimax_cli.tasks.review import ReviewOptions
+
+        return ReviewOptions(params=params, prompt_dirs=spec.prompt_dirs)
+
+    def run(self, spec: TaskSpec, doc: Document, engine: Engine, opts, progress: Progress) -> list[TaskResult]:
+        from minimax_cli.tasks.review import review
+
+        return [review(doc, engine, opts, progress)]
+
+
+class Translate:
+    def options(self, spec: TaskSpec, params: GenerationParams):
+        from minimax_cli.tasks.translate import TranslateOptions
+
+        return TranslateOptions(to=spec.to, source_language=spec.source_language, params=params,
+                                output=spec.write, prompt_dirs=spec.prompt_dirs, glossary=spec.glossary)
+
+    def run(self, spec: TaskSpec, doc: Document, engine: Engine, opts, progress: Progress) -> list[TaskResult]:
+        from minimax_cli.tasks.translate import translate
+
+        return [translate(doc, engine, opts, progress)]
+
+
+TASK_REGISTRY = {"summarize": Summarize(), "ask": Ask(), "review": Review(), "translate": Translate()}

@@ -9,16 +9,9 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from minimax_cli.engine.hybrid.synth import (
-    BOS_TOKEN,
-    CHAT_TEMPLATE_PATH,
-    EOS_TOKEN,
-    SYNTH_PRESETS,
-    UNK_TOKEN,
-    build_tokenizer,
-    synth_config,
-    write_synth_checkpoint,
-)
+from minimax_cli.engine.hybrid.published import BOS_TOKEN, CHAT_TEMPLATE_PATH, EOS_TOKEN, UNK_TOKEN
+from minimax_cli.synthetic import SYNTH_PRESETS, synth_config, write_synth_checkpoint
+from minimax_cli.synthetic.tokenizer import build_tokenizer
 
 TOKENIZER_FILES = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt"}
 SHARDS = {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}

@@ -18,12 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from minimax_cli.batch import Job, canonical_json
-from minimax_cli.chat_completions import ChatSpec
+from minimax_cli.batch.jobs import Job
+from minimax_cli.batch.requests import ChatSpec
 from minimax_cli.config import cache_dir
 from minimax_cli.engine.base import Engine, GenerationParams, Message
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
+from minimax_cli.records import canonical_json
 
 SPEED_FILE = "speed.json"
 MEASURE_WORDS = 400  # the timed prompt: about 500 tokens

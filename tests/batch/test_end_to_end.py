@@ -17,15 +17,17 @@ import torch
 from pypdf import PdfWriter
 from typer.testing import CliRunner
 
-from minimax_cli.batch import folder_jobs, latest_records, model_identity, plan_batch, run_batch
-from minimax_cli.batch_output import BatchOutput
-from minimax_cli.batch_replicas import ReplicaPool
+from minimax_cli.batch.jobs import folder_jobs
+from minimax_cli.batch.resume import latest_records, model_identity, plan_batch
+from minimax_cli.batch.run import run_batch
+from minimax_cli.batch.output import BatchOutput
+from minimax_cli.batch.replicas import ReplicaPool
 from minimax_cli.cli.app import app
 from minimax_cli.cli.exit import ExitStatus
-from minimax_cli.jobs import TaskSpec
+from minimax_cli.tasks.spec import TaskSpec
 from minimax_cli.records import read_records
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 TINY = ["-m", "tiny", "--max-new-tokens", "4"]
 runner = CliRunner()
 
@@ -170,7 +172,7 @@ def test_request_file_round_trip_with_malformed_lines(tmp_path):
 
 
 def test_dry_run_plans_without_writing_and_caches_the_measured_speed(tmp_path, monkeypatch):
-    import minimax_cli.batch_estimate as estimate
+    import minimax_cli.batch.estimate as estimate
     import minimax_cli.engine.factory as factory
 
     monkeypatch.setattr(estimate, "cache_dir", lambda: tmp_path / "cache")
@@ -224,3 +226,26 @@ def test_two_replicas_in_child_processes_each_job_once(tmp_path):
     expected = {job.custom_ids[0]: job.fingerprints[0] for job in plan.pending}
     assert all(x["response"]["body"]["fingerprint"] == expected[x["custom_id"]] for x in records)
     assert {x["response"]["body"]["model"]["name"] for x in records} == {"tiny"}
+
+
+def test_documents_in_flight_together_give_the_one_at_a_time_records(tmp_path):
+    """--concurrency 4 runs four documents through one engine at once (their calls share the
+    scheduler's rows): each custom_id once, and the same answers as one document at a time."""
+    docs = small_folder(tmp_path, 10)
+    answers = {}
+    for n in (1, 4):
+        out = tmp_path / f"results-{n}.jsonl"
+        r = batch(docs, "--task", "summarize", *TINY, "--concurrency", n, "-o", out)
+        assert r.exit_code == ExitStatus.OK, r.output
+        records = read_records(out)
+        assert sorted(x["custom_id"] for x in records) == sorted(p.name for p in docs.iterdir())
+        answers[n] = {x["custom_id"]: (x["response"]["body"]["result"], x["response"]["body"]["usage"]["completion_tokens"])
+                      for x in records}
+    assert answers[4] == answers[1]
+
+
+def test_concurrency_is_refused_with_replicas(tmp_path):
+    r = batch(small_folder(tmp_path, 2), "--task", "summarize", *TINY, "--concurrency", 2, "--replicas", 2,
+              "-o", tmp_path / "out.jsonl")
+    assert r.exit_code == ExitStatus.USAGE and "--concurrency" in r.stderr
+    assert not (tmp_path / "out.jsonl").exists()

@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 
 ray = pytest.importorskip("ray", reason="the Ray tests need Ray: pip install 'minimax-cli[ray]'")
 
-from minimax_cli import batch_ray  # noqa: E402  (needs ray)
+from minimax_cli.batch import cluster as batch_ray  # noqa: E402  (needs ray)
 from minimax_cli.cli.app import app  # noqa: E402
 from minimax_cli.cli.exit import ExitStatus  # noqa: E402
 from minimax_cli.records import read_records  # noqa: E402
-from tests.test_batch import small_folder as folder  # noqa: E402
+from tests.batch.test_end_to_end import small_folder as folder  # noqa: E402
 
 TINY = ["-m", "tiny", "--max-new-tokens", "4"]
 runner = CliRunner()
