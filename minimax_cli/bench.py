@@ -26,7 +26,7 @@ import torch
 from minimax_cli.engine.hybrid.config import SOFTMAX, HybridConfig
 from minimax_cli.engine.hybrid.devicemap import LIGHTNING_CHUNK, DeviceMap, layer_flops, plan_devices
 from minimax_cli.engine.hybrid.load import (Placement, empty_model, head_dtype, init_buffers, quantize_owner,
-                                           set_tensor)
+                                           set_tensor, stack_experts)
 from minimax_cli.engine.hybrid.model import HybridForCausalLM
 from minimax_cli.engine.hybrid.stream import Sampler, decode, prefill
 from minimax_cli.progress import NULL_PROGRESS, Progress
@@ -91,6 +91,8 @@ def random_model(config: HybridConfig, *, plan: DeviceMap | None = None, device:
         if quant == "int8":
             quantize_owner(model, name)
     init_buffers(model)
+    if quant == "none":
+        stack_experts(model)
     return model.eval()
 
 

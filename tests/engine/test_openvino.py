@@ -55,7 +55,8 @@ def reference(gguf):
 
 def test_info(engine):
     info = engine.info
-    assert (info.name, info.engine, info.devices, info.context_window) == ("default", "openvino", ["cpu"], 32768)
+    assert (info.name, info.engine, info.devices) == ("default", "openvino", ["cpu"])
+    assert info.context_window == engine.context_window == 32768
     assert {151645, 151643} <= engine.eos_ids  # <|im_end|> and <|endoftext|>
 
 
@@ -112,7 +113,8 @@ def test_generate_many_equals_one_at_a_time(engine):
     assert [g.completion_tokens for g in together] == [g.completion_tokens for g in alone]
     assert [g.finish_reason for g in together] == [g.finish_reason for g in alone]
     assert "Vail" in together[0].text and "1962" in together[2].text
-    assert together[1].cached_tokens > 64  # the document was prefilled once, ahead of the batch
+    assert together[1].cached_tokens >= 64  # the document was prefilled once, ahead of the batch
+    assert all(g.prefill_seconds > 0 and g.decode_seconds > 0 for g in together)
 
 
 def test_prompt_over_the_window_is_refused(engine, monkeypatch):

@@ -120,11 +120,20 @@ class Expert(nn.Module):
 
 
 SMALL_BATCH = 8  # (token, expert) pairs up to which the MoE runs them one by one
+DENSE_MAX_TOKENS = 128  # up to here, a decode step's MoE may run every expert on every row
 
 
 class SparseMoE(nn.Module):
-    """Top-k of E experts per token; router softmax in fp32, top-k renormalised; only experts
-    that received tokens run."""
+    """Top-k of E experts per token; router softmax in fp32, top-k renormalised.
+
+    Three ways to run the same sum, by how many (token, expert) pairs there are:
+    - a few (one decode row): each pair directly;
+    - many (prefill): tokens grouped by expert with one sort, each expert once over its tokens;
+    - a decode batch whose pairs touch about every expert anyway (pairs >= 2E), when the experts'
+      weights are stacked (`stack_experts`): every expert over every row in three batched
+      matmuls, weighted by the router (zero for the experts a row did not choose). It reads the
+      same weights the grouped path would, and needs no host sync to learn the groups' sizes.
+    """
 
     def __init__(self, config: HybridConfig):
         super().__init__()
@@ -132,6 +141,7 @@ class SparseMoE(nn.Module):
         self.gate = nn.Linear(config.hidden_size, config.num_local_experts, bias=False)
         self.experts = nn.ModuleList(
             Expert(config.hidden_size, config.intermediate_size) for _ in range(config.num_local_experts))
+        self.stacked: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # w1, w3, w2 [E, out, in]
 
     def forward(self, x):
         B, T, C = x.shape
@@ -139,11 +149,37 @@ class SparseMoE(nn.Module):
         logits = F.linear(flat.float(), self.gate.weight.float())  # [N, E] fp32 router
         weights, chosen = torch.topk(logits.softmax(-1), self.top_k, dim=-1)  # [N, k]
         weights = weights / weights.sum(-1, keepdim=True)
-        if flat.shape[0] * self.top_k <= SMALL_BATCH:
+        pairs = flat.shape[0] * self.top_k
+        if pairs <= SMALL_BATCH:
             out = self._few_tokens(flat, weights, chosen)
+        elif (self.stacked is not None and pairs >= 2 * len(self.experts)
+              and flat.shape[0] <= DENSE_MAX_TOKENS):
+            out = self._every_expert(flat, weights, chosen)
         else:
             out = self._many_tokens(flat, weights, chosen)
         return out.to(x.dtype).view(B, T, C)
+
+    @torch.no_grad()
+    def stack_experts(self) -> None:
+        """Move the experts' weights into three [E, out, in] tensors, the experts' own weights
+        becoming views of them (no second copy), for `_every_expert`."""
+        stacked = []
+        for proj in ("w1", "w3", "w2"):
+            linears = [getattr(e, proj) for e in self.experts]
+            stack = torch.stack([lin.weight.data for lin in linears])
+            for e, lin in enumerate(linears):
+                lin.weight = nn.Parameter(stack[e], requires_grad=False)
+            stacked.append(stack)
+        self.stacked = tuple(stacked)
+
+    def _every_expert(self, flat, weights, chosen):
+        w1, w3, w2 = self.stacked
+        E = w1.shape[0]
+        x = flat.unsqueeze(0).expand(E, -1, -1)  # [E, N, C]
+        h = F.silu(torch.bmm(x, w1.transpose(1, 2))) * torch.bmm(x, w3.transpose(1, 2))  # [E, N, I]
+        y = torch.bmm(h, w2.transpose(1, 2))  # [E, N, C]
+        gate = torch.zeros(flat.shape[0], E, device=flat.device).scatter_(1, chosen, weights)  # [N, E]
+        return torch.einsum("enc,ne->nc", y.float(), gate)
 
     def _few_tokens(self, flat, weights, chosen):
         """Decode: read the few (token, expert) pairs with one sync and run them directly,

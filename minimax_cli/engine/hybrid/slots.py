@@ -77,7 +77,9 @@ class SlotCache:
             self.states[i] = grown
         for i in self.config.softmax_layers:
             for store in (self.keys, self.values):
-                grown = torch.empty(rows, self._kv_shape[0], tokens, self._kv_shape[1], dtype=self.dtype,
+                # zeros, not empty: keys past a row's length are masked, but a masked weight of 0
+                # times a NaN left in uninitialised memory would still be NaN
+                grown = torch.zeros(rows, self._kv_shape[0], tokens, self._kv_shape[1], dtype=self.dtype,
                                     device=self.devices[i])
                 if keep_rows and keep:
                     grown[:keep_rows, :, :keep] = store[i][:keep_rows, :, :keep]

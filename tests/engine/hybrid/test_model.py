@@ -104,6 +104,34 @@ def test_moe_runs_only_experts_with_tokens():
     assert len(calls) == 2  # one token, top-2: exactly two experts ran
 
 
+@pytest.mark.parametrize("tokens", [1, 3, 6, 40])
+def test_moe_paths_give_the_same_sum(tokens):
+    """One token at a time, grouped by expert, and every expert over every row (stacked weights)
+    are three ways to the same weighted sum."""
+    from minimax_cli.engine.hybrid import model as model_module
+
+    model = random_model(original_config(num_local_experts=4), seed=10)
+    moe = model.model.layers[0].block_sparse_moe
+    x = torch.randn(1, tokens, 64, generator=torch.Generator().manual_seed(11))
+    flat = x.reshape(-1, 64)
+    weights, chosen = torch.topk(torch.softmax(torch.randn(tokens, 4), -1), 2, dim=-1)
+    few = moe._few_tokens(flat, weights, chosen)
+    many = moe._many_tokens(flat, weights, chosen)
+    moe.stack_experts()
+    every = moe._every_expert(flat, weights, chosen)
+    assert torch.allclose(few, many, atol=1e-5) and torch.allclose(every, many, atol=1e-5)
+    assert moe.experts[2].w1.weight.data_ptr() == moe.stacked[0][2].data_ptr()  # views, no copy
+    # forward picks the batched path for a decode batch that touches every expert anyway
+    calls = []
+    original = model_module.SparseMoE._every_expert
+    model_module.SparseMoE._every_expert = lambda self, *a: calls.append(1) or original(self, *a)
+    try:
+        moe(x)
+    finally:
+        model_module.SparseMoE._every_expert = original
+    assert calls == ([1] if tokens * 2 > model_module.SMALL_BATCH else [])
+
+
 def test_pipelined_prefill_equals_sequential():
     """Chunks flowing through two stages (threads) give the sequential result; on CPU the stages
     share a device, so this checks the hand-offs and positions, the GPU run checks overlap."""

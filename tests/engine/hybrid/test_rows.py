@@ -10,6 +10,7 @@ import torch
 
 from minimax_cli.engine.base import GenerationParams
 from minimax_cli.engine.hybrid.attention import attend_reference
+from minimax_cli.engine.hybrid.load import stack_experts
 from minimax_cli.engine.hybrid.rows import HybridRunner
 from minimax_cli.engine.hybrid.slots import SharedPrefix, SlotCache
 from minimax_cli.engine.hybrid.stream import Sampler, decode, prefill
@@ -38,7 +39,9 @@ def alone(model, ids, n):
 
 @pytest.fixture(scope="module")
 def model():
-    return random_model(original_config(), seed=21)
+    model = random_model(original_config(), seed=21)
+    stack_experts(model)  # as loading does: batches of 5+ rows take the every-expert MoE path
+    return model
 
 
 def prompts(count, seed=0, low=3, high=60):
