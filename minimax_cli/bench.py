@@ -24,7 +24,9 @@ from pathlib import Path
 import torch
 
 from minimax_cli.engine.hybrid.config import SOFTMAX, HybridConfig
-from minimax_cli.engine.hybrid.devicemap import LIGHTNING_CHUNK, DeviceMap, layer_flops, plan_devices
+from minimax_cli.engine.hybrid.devicemap import (LIGHTNING_CHUNK, DeviceMap, GiB, head_bytes, kv_bytes_per_token,
+                                                 layer_flops, layer_weight_bytes, linear_bytes, plan_devices,
+                                                 state_bytes)
 from minimax_cli.engine.hybrid.load import (Placement, empty_model, head_dtype, init_buffers, quantize_owner,
                                            set_tensor, stack_experts)
 from minimax_cli.engine.hybrid.model import HybridForCausalLM
@@ -229,11 +231,44 @@ def native_prefill(folder: Path, tokens: int, device: torch.device) -> dict:
     return {"tokens": tokens, "seconds": seconds, "tok_s": tokens / seconds, "devices": memory_report([device])}
 
 
+def step_bytes(model: HybridForCausalLM, rows: int, context: int, shared: bool, quant: str) -> int:
+    """Bytes one decode step must read at least: every layer's weights but the experts, the
+    experts the rows' tokens can reach (all of them once rows x top-k >= experts; else rows x
+    top-k of them), the head, each softmax layer's KV (the shared prefix once), and each lightning
+    layer's states (read and written per row)."""
+    config = model.config
+    E, k = config.num_local_experts, config.num_experts_per_tok
+    expert = 2 * linear_bytes(config.intermediate_size, config.hidden_size, quant) + linear_bytes(
+        config.hidden_size, config.intermediate_size, quant)
+    reached = min(E, rows * k)
+    weights = sum(layer_weight_bytes(config, i, quant) - (E - reached) * expert
+                  for i in range(config.num_hidden_layers))
+    kv = kv_bytes_per_token(config) * context * len(config.softmax_layers) * (1 if shared else rows)
+    states = rows * state_bytes(config) * len(config.lightning_layers)  # one state read, one written
+    return weights + head_bytes(config) + kv + states
+
+
+def copy_bandwidth(device: torch.device, gib: float = 2.0) -> float | None:
+    """Bytes/s of a device-to-device copy (read + write), the decode step's practical ceiling."""
+    if device.type != "cuda":
+        return None
+    src = torch.empty(int(gib * GiB), dtype=torch.uint8, device=device)
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(5):
+        dst.copy_(src)
+    sync(device)
+    return 2 * 5 * src.numel() / (time.perf_counter() - t0)
+
+
 def bench_decode(model: HybridForCausalLM, context: int, new_tokens: int, chunk: int, batch: int = 1,
-                 shared: bool = True) -> dict:
+                 shared: bool = True, quant: str = "none") -> dict:
     """Greedy decode of `new_tokens` by each of `batch` rows after a `context`-token prompt: the
     rows share the prompt as a prefix (many questions over one document), or with `shared=False`
-    each has its own (many documents). Measures the decode steps alone, token reads included."""
+    each has its own (many documents). Measures the decode steps alone, token reads included,
+    against the bytes a step must read and the device's copy bandwidth."""
     from minimax_cli.engine.base import GenerationParams
     from minimax_cli.engine.hybrid.rows import HybridRunner
     from minimax_cli.engine.scheduler import Request
@@ -266,9 +301,54 @@ def bench_decode(model: HybridForCausalLM, context: int, new_tokens: int, chunk:
             runner.read()
     runner.read()
     seconds = time.perf_counter() - t0
+    read = step_bytes(model, batch, context, shared, quant)
+    bandwidth = copy_bandwidth(devices[0])
+    step = seconds / new_tokens
     return {"context": context, "batch": batch, "shared_prefix": shared, "new_tokens": new_tokens,
-            "prefill_seconds": prefill_s, "seconds": seconds, "step_ms": 1000 * seconds / new_tokens,
-            "tok_s": batch * new_tokens / seconds, "devices": memory_report(devices)}
+            "prefill_seconds": prefill_s, "seconds": seconds, "step_ms": 1000 * step,
+            "tok_s": batch * new_tokens / seconds, "step_bytes": read,
+            "copy_bandwidth_gbs": bandwidth and bandwidth / 1e9,
+            "bandwidth_fraction": bandwidth and read / step / bandwidth,
+            "devices": memory_report(devices)}
+
+
+def bench_generate(model: HybridForCausalLM, requests: int, prompt: int, new_tokens: int, chunk: int,
+                   max_rows: int = 64) -> dict:
+    """`requests` requests of `prompt` random tokens and `new_tokens` greedy tokens each, through
+    the scheduler at once and then one after another (each alone through the same scheduler);
+    the speedup, and whether every request got the same tokens both ways."""
+    from minimax_cli.engine.base import GenerationParams
+    from minimax_cli.engine.hybrid.rows import HybridRunner
+    from minimax_cli.engine.scheduler import Scheduler
+
+    vocab = model.config.vocab_size
+    prompts = [list(random_tokens(prompt, vocab, seed=r + 1)) for r in range(requests)]
+    params = GenerationParams(max_new_tokens=new_tokens)
+    devices = devices_of(model)
+
+    def scheduler() -> Scheduler:
+        runner = HybridRunner(model, context_window=prompt + new_tokens + 64, chunk_size=chunk,
+                              max_rows=max_rows, memory_budget=1 << 50)
+        return Scheduler(runner, lambda ids: "", stop_ids=[])  # every request runs its full length
+
+    def timed(run) -> tuple[float, list[list[int]]]:
+        sched = scheduler()
+        run(sched, prompts[:1])  # warm-up
+        for d in devices:
+            sync(d)
+        t0 = time.perf_counter()
+        tokens = run(sched, prompts)
+        for d in devices:
+            sync(d)
+        sched.close()
+        return time.perf_counter() - t0, tokens
+
+    together_s, together = timed(lambda s, ps: [f.result().tokens for f in [s.submit(p, params) for p in ps]])
+    alone_s, alone = timed(lambda s, ps: [s.submit(p, params).result().tokens for p in ps])
+    return {"requests": requests, "prompt": prompt, "new_tokens": new_tokens, "max_rows": max_rows,
+            "together_seconds": together_s, "one_after_another_seconds": alone_s,
+            "speedup": alone_s / together_s, "same_tokens": sum(a == b for a, b in zip(together, alone)),
+            "together_tok_s": requests * new_tokens / together_s, "devices": memory_report(devices)}
 
 
 def bench_decode_reference(model: HybridForCausalLM, context: int, new_tokens: int, chunk: int) -> dict:

@@ -11,6 +11,8 @@ from typing import Protocol
 
 class ProgressTask(Protocol):
     def advance(self, amount: float = 1) -> None: ...
+    def describe(self, description: str) -> None:
+        """Replace the task's description (a live status: rows running, tokens/s)."""
     def close(self) -> None: ...
 
 
@@ -26,6 +28,9 @@ class Progress(Protocol):
 
 class _NullTask:
     def advance(self, amount: float = 1) -> None:
+        pass
+
+    def describe(self, description: str) -> None:
         pass
 
     def close(self) -> None:

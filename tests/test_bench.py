@@ -61,3 +61,36 @@ def test_decode_and_kernels_and_ingest():
     assert rows and all(row["tokens"] == 128 for row in rows)
     rows = bench("ingest", "samples/book.pdf", "samples/repo")
     assert {row["kind"] for row in rows} >= {"pdf", "repo"} and all(row["seconds"] > 0 for row in rows)
+
+
+def test_generate_runs_requests_together_and_alone_with_the_same_tokens():
+    from minimax_cli.bench import bench_generate
+
+    model = random_model(TOY_SHAPE.config(), dtype=torch.float32, device="cpu")
+    out = bench_generate(model, requests=6, prompt=40, new_tokens=6, chunk=64, max_rows=4)
+    assert out["requests"] == 6 and out["same_tokens"] == 6
+    assert out["speedup"] == out["one_after_another_seconds"] / out["together_seconds"]
+
+
+def test_decode_bytes_per_step_count_the_experts_the_rows_can_reach():
+    from minimax_cli.bench import step_bytes
+    from minimax_cli.engine.hybrid.devicemap import kv_bytes_per_token
+
+    model = random_model(TOY_SHAPE.config(), dtype=torch.float32, device="cpu")
+    config = model.config
+    one, many = step_bytes(model, 1, 100, True, "none"), step_bytes(model, 4, 100, True, "none")
+    # 2 experts, top-2: one row already reaches both, so more rows add only their states
+    assert many - one == 3 * (step_bytes(model, 2, 100, True, "none") - one)
+    distinct = step_bytes(model, 4, 100, False, "none")
+    assert distinct - many == 3 * kv_bytes_per_token(config) * 100 * len(config.softmax_layers)
+
+
+def test_decode_measures_each_batch_size_and_generate_compares_the_two_ways():
+    rows = json.loads(runner.invoke(app, ["bench", "decode", *TOY, "--context", "64", "--new-tokens", "4",
+                                          "--batch", "1,3", "--json"]).stdout)
+    assert [r["batch"] for r in rows] == [1, 3] and all(r["step_bytes"] > 0 for r in rows)
+    assert rows[1]["step_bytes"] > rows[0]["step_bytes"]  # the third row's states at least
+    out = bench("generate", *TOY, "--requests", "3", "--prompt", "20", "--new-tokens", "4", "--rows", "2")
+    assert out["requests"] == 3 and out["same_tokens"] == 3 and out["speedup"] > 0
+    bad = runner.invoke(app, ["bench", "decode", *TOY, "--batch", "0,2"])
+    assert bad.exit_code == ExitStatus.USAGE and "--batch" in bad.stderr

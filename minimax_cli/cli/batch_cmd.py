@@ -1,79 +1,86 @@
 """`minimax batch`: the command cron runs. Parses, hands the work to minimax_cli.batch, renders.
 
-Kept apart from app.py, which registers it; shared helpers of app.py are imported when the command
-runs, so either module can be imported first.
+Registered by the root (app.py); errors leave through common.exit_status like every command's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
 from minimax_cli.cli import console
+from minimax_cli.cli.common import (ModelOpt, PromptsOpt, QuantOpt, SeedOpt, TempOpt, TopPOpt, check,
+                                    prompt_dirs, text, texts, usage_error)
 from minimax_cli.cli.exit import ExitStatus
 from minimax_cli.errors import ErrorCode, MinimaxError
 
 
 def batch(
-    source: Path = typer.Argument(..., help="A folder (each matching file is a job, custom_id = its path "
-                                  "relative to the folder) or a request file (JSONL, a job per line)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The JSONL results file: one record per "
-                                          "custom_id appended and fsynced as each job ends; locked while a run "
-                                          "writes it. Required, except with --dry-run."),
-    task: Optional[str] = typer.Option(None, "--task", help="For a folder: summarize | ask | review | translate "
-                                       "(a request file names the task on each line)."),
-    globs: list[str] = typer.Option([], "--glob", help="Only files matching this pattern, gitignore syntax "
-                                    "('*.pdf' at any depth); repeatable; default: every file."),
-    excludes: list[str] = typer.Option([], "--exclude", help="Leave out files matching this gitignore-style "
-                                       "pattern ('drafts/', '*.tmp'); repeatable."),
-    no_ignore: bool = typer.Option(False, "--no-ignore", help="For a folder: also files that .gitignore and "
-                                   "similar ignore files leave out (like ripgrep's --no-ignore)."),
-    questions: list[str] = typer.Option([], "--question", help="ask: a question; repeatable, each answer is "
-                                        "its own record (custom_id PATH#q1, PATH#q2, ...)."),
-    to: Optional[str] = typer.Option(None, "--to", help="translate: the target language."),
-    source_language: Optional[str] = typer.Option(None, "--from", help="translate: the source language "
-                                                  "(default: detected)."),
-    length: str = typer.Option("medium", "--length", help="summarize: short | medium | long"),
-    strategy: str = typer.Option("auto", "--strategy", help="summarize: auto | single | hierarchical | "
-                                 "incremental"),
-    chapters: bool = typer.Option(False, "--chapters", help="summarize: also a summary per chapter (or file)."),
-    model: str = typer.Option("default", "--model", "-m", help="A preset name (see `minimax models`) or a "
-                              "checkpoint folder / .gguf file.", envvar="MINIMAX_MODEL"),
-    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Cap on generated tokens "
-                                                 "per model call (default: the preset's; request lines may "
-                                                 "set their own)."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", help="0 = greedy (default: the preset's)."),
-    top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass (default: the preset's)."),
-    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
-    quant: Optional[str] = typer.Option(None, "--quant", help="Weight quantization for hybrid checkpoints: "
-                                        "none | int8 (default: the preset's)."),
-    prompts: Optional[Path] = typer.Option(None, "--prompts", help="A folder of prompt files that override "
-                                           "the shipped ones."),
-    force: bool = typer.Option(False, "--force", help="Run every job again, even those already answered."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print each job's plan (tokens, one pass or split, "
-                                 "estimated time) without running the model; writes nothing."),
-    replicas: int = typer.Option(1, "--replicas", help="Run N copies of the model, each on its own share of "
-                                 "the GPUs, when one copy fits on fewer GPUs than there are."),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Documents in flight at once "
-                                              "through the loaded model (default: as many rows as the engine "
-                                              "decodes at once; 1 on the CPU default)."),
-    ray_address: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Spread the jobs over a Ray "
-                                              "cluster, this process alone writing the results: auto (the "
-                                              "cluster this machine is part of), local (start one here), or "
-                                              "host:6379 / ray://host:10001. Needs minimax-cli[ray]."),
-    ray_replicas: Optional[int] = typer.Option(None, "--ray-replicas", help="With --ray: how many copies of the "
-                                               "model (default: as many as the GPUs hold at "
-                                               "--ray-gpus-per-replica, or one per node on CPUs)."),
-    ray_gpus: int = typer.Option(0, "--ray-gpus-per-replica", help="With --ray: GPUs each copy of the model takes "
-                                 "(8 for minimax-text-01 on 8-GPU nodes); 0 runs the copies on CPUs."),
-    ray_retries: int = typer.Option(2, "--ray-retries", help="With --ray: how many times a job whose replica died "
-                                    "runs again elsewhere before it is written as an error line."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-document lines; failures "
-                               "and the summary line still go to stderr."),
-):
+    source: Annotated[Path, typer.Argument(help="A folder (each matching file is a job, custom_id = its path "
+                                           "relative to the folder) or a request file (JSONL, a job per line).")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="The JSONL results file: one record "
+                                                   "per custom_id appended and fsynced as each job ends; locked "
+                                                   "while a run writes it. Required, except with "
+                                                   "--dry-run.")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", help="For a folder: summarize | ask | review | "
+                                                "translate (a request file names the task on each "
+                                                "line).")] = None,
+    globs: Annotated[list[str], typer.Option("--glob", help="Only files matching this pattern, gitignore syntax "
+                                             "('*.pdf' at any depth); repeatable; default: every file.")] = [],
+    excludes: Annotated[list[str], typer.Option("--exclude", help="Leave out files matching this gitignore-style "
+                                                "pattern ('drafts/', '*.tmp'); repeatable.")] = [],
+    no_ignore: Annotated[bool, typer.Option("--no-ignore", help="For a folder: also files that .gitignore and "
+                                            "similar ignore files leave out (like ripgrep's "
+                                            "--no-ignore).")] = False,
+    questions: Annotated[list[str], typer.Option("--question", help="ask: a question; repeatable, each answer "
+                                                 "is its own record (custom_id PATH#q1, PATH#q2, ...).")] = [],
+    to: Annotated[Optional[str], typer.Option("--to", help="translate: the target language.")] = None,
+    source_language: Annotated[Optional[str], typer.Option("--from", help="translate: the source language "
+                                                           "(default: detected).")] = None,
+    length: Annotated[str, typer.Option("--length", help="summarize: short | medium | long")] = "medium",
+    strategy: Annotated[str, typer.Option("--strategy", help="summarize: auto | single | hierarchical | "
+                                          "incremental")] = "auto",
+    chapters: Annotated[bool, typer.Option("--chapters", help="summarize: also a summary per chapter (or "
+                                           "file).")] = False,
+    model: ModelOpt = "default",
+    max_new_tokens: Annotated[Optional[int], typer.Option("--max-new-tokens", help="Cap on generated tokens "
+                                                          "per model call (default: the preset's; request lines "
+                                                          "may set their own).")] = None,
+    temperature: TempOpt = None,
+    top_p: TopPOpt = None,
+    seed: SeedOpt = 0,
+    quant: QuantOpt = None,
+    prompts: PromptsOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Run every job again, even those already "
+                                        "answered.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print each job's plan (tokens, one pass or split, "
+                                          "estimated time) without running the model; writes nothing.")] = False,
+    replicas: Annotated[int, typer.Option("--replicas", help="Run N copies of the model, each on its own share "
+                                          "of the GPUs, when one copy fits on fewer GPUs than there are.")] = 1,
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency", min=1, help="Documents in flight at once "
+                                                       "through the loaded model (default: as many rows as the "
+                                                       "engine decodes at once; 1 on the CPU default).")] = None,
+    ray_address: Annotated[Optional[str], typer.Option("--ray", metavar="ADDRESS", help="Spread the jobs over a "
+                                                       "Ray cluster, this process alone writing the results: auto "
+                                                       "(the cluster this machine is part of), local (start one "
+                                                       "here), or host:6379 / ray://host:10001. Needs "
+                                                       "minimax-cli[ray].")] = None,
+    ray_replicas: Annotated[Optional[int], typer.Option("--ray-replicas", help="With --ray: how many copies of "
+                                                        "the model (default: as many as the GPUs hold at "
+                                                        "--ray-gpus-per-replica, or one per node on "
+                                                        "CPUs).")] = None,
+    ray_gpus: Annotated[int, typer.Option("--ray-gpus-per-replica", help="With --ray: GPUs each copy of the "
+                                          "model takes (8 for minimax-text-01 on 8-GPU nodes); 0 runs the copies "
+                                          "on CPUs.")] = 0,
+    ray_retries: Annotated[int, typer.Option("--ray-retries", help="With --ray: how many times a job whose "
+                                             "replica died runs again elsewhere before it is written as an error "
+                                             "line.")] = 2,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or per-document lines; failures "
+                                        "and the summary line still go to stderr.")] = False,
+) -> int:
     """Run a task over every file of a folder, or every line of a request file, with the model
     loaded once. Safe to kill and rerun: results are appended and fsynced one line at a time, and
     a rerun skips every custom_id whose last line has the same fingerprint (input, prompt, model,
@@ -84,26 +91,21 @@ def batch(
     failed N, skipped N, tokens N, seconds S.
 
     Example: minimax batch inbox/ --task summarize --glob '*.pdf' -o summaries.jsonl"""
-    from minimax_cli.cli.app import guarded, prompt_dirs
     from minimax_cli.tasks.spec import TaskSpec
 
-    def body() -> ExitStatus:
-        if output is None and not dry_run:
-            raise MinimaxError(ErrorCode.BAD_REQUEST, "batch needs -o/--output, the results file")
-        flags = TaskSpec(task=task or "", questions=tuple(questions), length=length, strategy=strategy,
-                         chapters=chapters, to=to or "", source_language=source_language,
-                         max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed,
-                         prompt_dirs=prompt_dirs(prompts))
-        cluster = _ray_options(ray_address, ray_replicas, ray_gpus, ray_retries, replicas)
-        if concurrency is not None and (cluster is not None or replicas != 1):
-            raise MinimaxError(ErrorCode.BAD_REQUEST, "--concurrency is for one loaded model; not with --replicas "
-                               "or --ray")
-        jobs = _jobs(source, flags, globs, excludes, output, no_ignore, quiet)
-        if dry_run:
-            return _dry_run(jobs, output, model, quant, force, quiet, cluster)
-        return _batch(jobs, output, model, quant, force, replicas, quiet, cluster, concurrency)
-
-    guarded(body)
+    if output is None and not dry_run:
+        raise usage_error("batch needs -o/--output, the results file")
+    flags = TaskSpec(task=task or "", questions=tuple(texts(questions)), length=length, strategy=strategy,
+                     chapters=chapters, to=text(to) or "", source_language=text(source_language),
+                     max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed,
+                     prompt_dirs=prompt_dirs(prompts))
+    cluster = _ray_options(ray_address, ray_replicas, ray_gpus, ray_retries, replicas)
+    if concurrency is not None and (cluster is not None or replicas != 1):
+        raise usage_error("--concurrency is for one loaded model; not with --replicas or --ray")
+    jobs = _jobs(source, flags, globs, excludes, output, no_ignore, quiet)
+    if dry_run:
+        return _dry_run(jobs, output, model, quant, force, quiet, cluster)
+    return _batch(jobs, output, model, quant, force, replicas, quiet, cluster, concurrency)
 
 
 def _jobs(source: Path, flags, globs: list[str], excludes: list[str], output: Path | None,
@@ -115,8 +117,8 @@ def _jobs(source: Path, flags, globs: list[str], excludes: list[str], output: Pa
 
     if source.is_dir():
         if not flags.task:
-            raise MinimaxError(ErrorCode.BAD_REQUEST, "a folder needs --task summarize|ask|review|translate")
-        flags.check()
+            raise usage_error("a folder needs --task summarize|ask|review|translate")
+        check(flags)
         skipped: list = []
         jobs = folder_jobs(source, flags, globs, excludes, leave_out=[output] if output else [],
                            no_ignore=no_ignore, skipped=skipped)
@@ -124,7 +126,7 @@ def _jobs(source: Path, flags, globs: list[str], excludes: list[str], output: Pa
             console.warn(f"skipped {item.path}: {item.detail}")
         return jobs
     if flags.task or globs or excludes:
-        raise MinimaxError(ErrorCode.BAD_REQUEST, "--task, --glob and --exclude are for a folder; a request "
+        raise usage_error("--task, --glob and --exclude are for a folder; a request "
                            "file names the task on each line")
     return read_requests(source, flags)
 
@@ -141,13 +143,13 @@ def _ray_options(address: str | None, replicas: int | None, gpus: int, retries: 
                  local_replicas: int) -> RayOptions | None:
     if address is None:
         if replicas is not None or gpus or retries != 2:
-            raise MinimaxError(ErrorCode.BAD_REQUEST, "--ray-replicas, --ray-gpus-per-replica and --ray-retries "
+            raise usage_error("--ray-replicas, --ray-gpus-per-replica and --ray-retries "
                                "go with --ray")
         return None
     if local_replicas != 1:
-        raise MinimaxError(ErrorCode.BAD_REQUEST, "--replicas is for one machine; with --ray, use --ray-replicas")
+        raise usage_error("--replicas is for one machine; with --ray, use --ray-replicas")
     if retries < 0:
-        raise MinimaxError(ErrorCode.BAD_REQUEST, "--ray-retries must be 0 or more")
+        raise usage_error("--ray-retries must be 0 or more")
     return RayOptions(address, replicas, gpus, retries)
 
 
@@ -164,14 +166,11 @@ def _identity(model: str, quant, cluster: RayOptions | None):
 
 def _batch(jobs, output: Path, model: str, quant, force: bool, replicas: int, quiet: bool,
            cluster: RayOptions | None, concurrency: int | None = None) -> ExitStatus:
-    from minimax_cli.batch.output import BatchOutput, OutputLocked
+    from minimax_cli.batch.output import BatchOutput
 
-    try:
-        with BatchOutput(output) as out:  # first, so that a second run stops before any work
-            result = _locked(out, jobs, model, quant, force, replicas, quiet, cluster, concurrency)
-    except OutputLocked as exc:
-        console.error(str(exc))
-        return ExitStatus.LOCKED
+    # The output first, so that a second run stops (OutputLocked: exit 5) before any work.
+    with BatchOutput(output) as out:
+        result = _locked(out, jobs, model, quant, force, replicas, quiet, cluster, concurrency)
     console.stderr.print(result.summary(), markup=False)
     return ExitStatus.OK if result.failed == 0 else ExitStatus.PARTIAL
 
@@ -208,7 +207,7 @@ def _ray_runner(cluster: RayOptions, model: str, quant, progress):
     except ModuleNotFoundError as exc:
         if exc.name != "ray":
             raise
-        raise MinimaxError(ErrorCode.BAD_REQUEST, "--ray needs Ray: pip install 'minimax-cli[ray]'") from None
+        raise usage_error("--ray needs Ray: pip install 'minimax-cli[ray]'") from None
     return RayRunner(cluster.address, model, quant, cluster.replicas, cluster.gpus_per_replica, cluster.retries,
                      progress)
 

@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
 from minimax_cli.cli import console
+from minimax_cli.cli.common import JsonObjectOpt, usage_error
 from minimax_cli.cli.exit import ExitStatus
 
 bench_app = typer.Typer(help="Throughput and memory of the hybrid runtime on random weights, its kernels, "
                         "and ingestion. Runs on CPU too (use small sizes).", no_args_is_help=True,
                         rich_markup_mode=None)
 
-LayersOpt = typer.Option(8, "--layers", help="Decoder layers (softmax every 8th, like the real model).")
-ExpertsOpt = typer.Option(4, "--experts", help="Experts per layer (the real model has 32; top-2 either way).")
-HiddenOpt = typer.Option(6144, "--hidden", help="Hidden size (real: 6144).")
-HeadsOpt = typer.Option(64, "--heads", help="Query heads (real: 64).")
-HeadDimOpt = typer.Option(128, "--head-dim", help="Head dim (real: 128).")
-KvOpt = typer.Option(8, "--kv-heads", help="KV heads (real: 8).")
-InterOpt = typer.Option(9216, "--intermediate", help="Expert width (real: 9216).")
-VocabOpt = typer.Option(200064, "--vocab", help="Vocabulary (real: 200064).")
-DtypeOpt = typer.Option("bf16", "--dtype", help="bf16 | int8 (int8 weights, bf16 activations) | fp32")
-GpusOpt = typer.Option(1, "--gpus", help="GPUs to spread the stack over by the planner.")
-JsonOpt = typer.Option(False, "--json", help="Print one JSON object.")
+# The shape of the random stack, shared by prefill, decode and kernels.
+LayersOpt = Annotated[int, typer.Option("--layers", help="Decoder layers (softmax every 8th, like the real "
+                                        "model).")]
+ExpertsOpt = Annotated[int, typer.Option("--experts", help="Experts per layer (the real model has 32; top-2 "
+                                         "either way).")]
+HiddenOpt = Annotated[int, typer.Option("--hidden", help="Hidden size (real: 6144).")]
+HeadsOpt = Annotated[int, typer.Option("--heads", help="Query heads (real: 64).")]
+HeadDimOpt = Annotated[int, typer.Option("--head-dim", help="Head dim (real: 128).")]
+KvOpt = Annotated[int, typer.Option("--kv-heads", help="KV heads (real: 8).")]
+InterOpt = Annotated[int, typer.Option("--intermediate", help="Expert width (real: 9216).")]
+VocabOpt = Annotated[int, typer.Option("--vocab", help="Vocabulary (real: 200064).")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="bf16 | int8 (int8 weights, bf16 activations) | fp32")]
+GpusOpt = Annotated[int, typer.Option("--gpus", help="GPUs to spread the stack over by the planner.")]
 
 
 def _shape(layers, experts, hidden, heads, head_dim, kv_heads, intermediate, vocab):
@@ -75,9 +78,9 @@ def prefill_cmd(
                                     "chunked path is wrong; reports ours_over_native."),
     costs: bool = typer.Option(False, "--project", help="Also measure per-layer costs and project the real "
                                "80-layer model on 8 GPUs."),
-    layers: int = LayersOpt, experts: int = ExpertsOpt, hidden: int = HiddenOpt, heads: int = HeadsOpt,
-    head_dim: int = HeadDimOpt, kv_heads: int = KvOpt, intermediate: int = InterOpt, vocab: int = VocabOpt,
-    dtype: str = DtypeOpt, gpus: int = GpusOpt, as_json: bool = JsonOpt,
+    layers: LayersOpt = 8, experts: ExpertsOpt = 4, hidden: HiddenOpt = 6144, heads: HeadsOpt = 64,
+    head_dim: HeadDimOpt = 128, kv_heads: KvOpt = 8, intermediate: InterOpt = 9216, vocab: VocabOpt = 200064,
+    dtype: DtypeOpt = "bf16", gpus: GpusOpt = 1, as_json: JsonObjectOpt = False,
 ):
     """Stream random tokens through a random-weight stack: tokens/s, exact FLOPs, fraction of the
     measured matmul peak, peak memory per device.
@@ -86,8 +89,7 @@ def prefill_cmd(
     from minimax_cli.bench import bench_prefill, layer_costs, project
 
     if compare_hf and (gpus != 1 or dtype != "bf16"):
-        console.error("--compare-hf runs on one GPU in bf16 (--gpus 1 --dtype bf16)")
-        raise typer.Exit(ExitStatus.USAGE)
+        raise usage_error("--compare-hf runs on one GPU in bf16 (--gpus 1 --dtype bf16)")
     shape = _shape(layers, experts, hidden, heads, head_dim, kv_heads, intermediate, vocab)
     model, plan = _build(shape, dtype, gpus, tokens, chunk)
     result = {"shape": shape.__dict__, "dtype": dtype, "gpus": gpus,
@@ -103,7 +105,7 @@ def prefill_cmd(
         result["hf_native"] = _native(model, shape, tokens)
         result["ours_over_native"] = result["tok_s"] / result["hf_native"]["tok_s"]
     _emit(result, as_json)
-    raise typer.Exit(ExitStatus.OK)
+    return ExitStatus.OK
 
 
 def _native(model, shape, tokens: int) -> dict:
@@ -130,36 +132,77 @@ def _native(model, shape, tokens: int) -> dict:
 def decode_cmd(
     context: int = typer.Option(8192, "--context", help="Tokens prefilled before decoding."),
     new_tokens: int = typer.Option(128, "--new-tokens", help="Tokens to decode, per row."),
-    batch: int = typer.Option(1, "--batch", min=1, help="Rows decoded at once."),
+    batch: str = typer.Option("1", "--batch", help="Rows decoded at once; a comma-separated list measures each "
+                              "(a JSON list, one object per size, with --json)."),
     distinct: bool = typer.Option(False, "--distinct",
                                   help="Each row its own prompt (default: the rows share the prompt)."),
     reference: bool = typer.Option(False, "--reference",
                                    help="The batch-1 path without the scheduler, for comparison."),
     chunk: int = typer.Option(32768, "--chunk"),
-    layers: int = LayersOpt, experts: int = ExpertsOpt, hidden: int = HiddenOpt, heads: int = HeadsOpt,
-    head_dim: int = HeadDimOpt, kv_heads: int = KvOpt, intermediate: int = InterOpt, vocab: int = VocabOpt,
-    dtype: str = DtypeOpt, gpus: int = GpusOpt, as_json: bool = JsonOpt,
+    layers: LayersOpt = 8, experts: ExpertsOpt = 4, hidden: HiddenOpt = 6144, heads: HeadsOpt = 64,
+    head_dim: HeadDimOpt = 128, kv_heads: KvOpt = 8, intermediate: InterOpt = 9216, vocab: VocabOpt = 200064,
+    dtype: DtypeOpt = "bf16", gpus: GpusOpt = 1, as_json: JsonObjectOpt = False,
 ):
-    """Greedy decode tokens/s after a prefill, on random weights, for one row or many at once.
+    """Greedy decode tokens/s after a prefill, on random weights, for one row or many at once:
+    time per step, the bytes a step must read, and their share of the device's copy bandwidth.
 
-    Example: minimax bench decode --context 32768 --new-tokens 256 --batch 16 --dtype int8"""
+    Example: minimax bench decode --context 8192 --new-tokens 64 --batch 1,8,32,128"""
     from minimax_cli.bench import bench_decode, bench_decode_reference
 
+    sizes = _sizes(batch, "--batch")
     shape = _shape(layers, experts, hidden, heads, head_dim, kv_heads, intermediate, vocab)
-    rows = 1 if reference else batch
+    rows = 1 if reference else max(sizes)
     model, _ = _build(shape, dtype, gpus, (context + new_tokens + 64) * (rows if distinct else 1), chunk)
+    quant = "int8" if dtype == "int8" else "none"
+    head = {"shape": shape.__dict__, "dtype": dtype, "gpus": gpus}
     if reference:
-        result = bench_decode_reference(model, context, new_tokens, chunk)
+        _emit({**head, **bench_decode_reference(model, context, new_tokens, chunk)}, as_json)
+    elif len(sizes) == 1:
+        _emit({**head, **bench_decode(model, context, new_tokens, chunk, sizes[0], not distinct, quant)}, as_json)
     else:
-        result = bench_decode(model, context, new_tokens, chunk, batch, shared=not distinct)
+        _emit_rows([{**head, **bench_decode(model, context, new_tokens, chunk, n, not distinct, quant)}
+                    for n in sizes], as_json)
+    return ExitStatus.OK
+
+
+@bench_app.command("generate")
+def generate_cmd(
+    requests: int = typer.Option(64, "--requests", min=1, help="Requests, each its own random prompt."),
+    prompt: int = typer.Option(2048, "--prompt", min=1, help="Prompt tokens per request."),
+    new_tokens: int = typer.Option(256, "--new-tokens", min=1, help="Greedy tokens per request."),
+    rows: int = typer.Option(64, "--rows", min=1, help="Rows the scheduler decodes at once."),
+    chunk: int = typer.Option(32768, "--chunk"),
+    layers: LayersOpt = 8, experts: ExpertsOpt = 4, hidden: HiddenOpt = 6144, heads: HeadsOpt = 64,
+    head_dim: HeadDimOpt = 128, kv_heads: KvOpt = 8, intermediate: InterOpt = 9216, vocab: VocabOpt = 200064,
+    dtype: DtypeOpt = "bf16", gpus: GpusOpt = 1, as_json: JsonObjectOpt = False,
+):
+    """Requests through the scheduler all at once versus one after another: the time of each,
+    the speedup, and how many requests got the same tokens both ways.
+
+    Example: minimax bench generate --requests 32 --prompt 2048 --new-tokens 128"""
+    from minimax_cli.bench import bench_generate
+
+    shape = _shape(layers, experts, hidden, heads, head_dim, kv_heads, intermediate, vocab)
+    model, _ = _build(shape, dtype, gpus, (prompt + new_tokens + 64) * min(rows, requests), chunk)
+    result = bench_generate(model, requests, prompt, new_tokens, chunk, max_rows=rows)
     _emit({"shape": shape.__dict__, "dtype": dtype, "gpus": gpus, **result}, as_json)
-    raise typer.Exit(ExitStatus.OK)
+    return ExitStatus.OK
+
+
+def _sizes(text: str, flag: str) -> list[int]:
+    try:
+        sizes = [int(n) for n in text.split(",") if n.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise usage_error(f"{flag} takes positive whole numbers, comma-separated")
+    return sizes
 
 
 @bench_app.command("kernels")
 def kernels_cmd(
     lengths: str = typer.Option("4096,16384,65536", "--lengths", help="Comma-separated token counts."),
-    heads: int = HeadsOpt, head_dim: int = HeadDimOpt, as_json: bool = JsonOpt,
+    heads: HeadsOpt = 64, head_dim: HeadDimOpt = 128, as_json: JsonObjectOpt = False,
 ):
     """Lightning attention (blockwise torch vs fla's chunk kernel) and chunk attention against a
     prefix, at the given lengths.
@@ -169,7 +212,7 @@ def kernels_cmd(
 
     rows = bench_kernels([int(n) for n in lengths.split(",") if n], heads, head_dim)
     _emit_rows(rows, as_json)
-    raise typer.Exit(ExitStatus.OK)
+    return ExitStatus.OK
 
 
 @bench_app.command("ingest")
@@ -177,7 +220,7 @@ def ingest_cmd(
     paths: list[str] = typer.Argument(..., help="PDFs, text files or folders to read."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Also time tokenization with this "
                                         "model's tokenizer."),
-    as_json: bool = JsonOpt,
+    as_json: JsonObjectOpt = False,
 ):
     """Pages/s for PDFs, files/s for repositories, tokens/s for tokenization.
 
@@ -191,4 +234,4 @@ def ingest_cmd(
         counter = open_counter(model).count_tokens
     rows = bench_ingest(paths, counter)
     _emit_rows(rows, as_json)
-    raise typer.Exit(ExitStatus.OK)
+    return ExitStatus.OK

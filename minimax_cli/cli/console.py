@@ -53,6 +53,9 @@ class _RichTask:
     def advance(self, amount: float = 1) -> None:
         self._bar.rich.advance(self._id, amount)
 
+    def describe(self, description: str) -> None:
+        self._bar.rich.update(self._id, description=description)
+
     def close(self) -> None:
         self._bar.rich.remove_task(self._id)
         self._bar.closed()
@@ -90,6 +93,9 @@ class _PlainTask:
 
     def advance(self, amount: float = 1) -> None:
         self.done += amount
+
+    def describe(self, description: str) -> None:
+        pass  # the line at close names the step, not its last status
 
     def close(self) -> None:
         seconds = time.monotonic() - self.started

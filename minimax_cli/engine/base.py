@@ -16,8 +16,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
+
+if TYPE_CHECKING:
+    from minimax_cli.engine.chat import ChatTokenizer
 
 
 @dataclass(frozen=True)
@@ -86,10 +91,39 @@ class EngineInfo:
         return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
 
 
+MIN_SHARED_PREFIX = 16  # tokens below which sharing a prefix's prefill costs more than it saves
+
+
+def shared_prefix_length(prompts: Sequence[Sequence[int]]) -> int:
+    """Tokens common to the start of every prompt, leaving at least one token of each to prefill
+    (the last prompt token's logits start decoding)."""
+    first = prompts[0]
+    n = min(len(p) for p in prompts) - 1
+    for p in prompts[1:]:
+        i = 0
+        limit = min(n, len(p))
+        while i < limit and p[i] == first[i]:
+            i += 1
+        n = i
+    return max(n, 0)
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> str | None:
+    """`text` up to its earliest stop string, or None when it holds none. The one stop-string
+    rule of every engine."""
+    hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]
+    return text[:min(hits)] if hits else None
+
+
 class Engine(ABC):
-    """A loaded model that tasks call. Subclasses: `hf.HFEngine`, `hybrid.engine.HybridEngine`."""
+    """A loaded model that tasks call: `hybrid.engine.HybridEngine`, `hf.HFEngine`,
+    `openvino.OpenVINOEngine`, and `counter.TokenCounter` (the tokenizer half alone).
+
+    The tokenizer half is the same object in every engine (`chat`, engine/chat.py); each engine
+    brings its generator half."""
 
     info: EngineInfo
+    chat: "ChatTokenizer"
     default_params: GenerationParams = GenerationParams()
     # How many jobs a batch should keep in flight on this engine by default (`--concurrency`):
     # engines that generate many sequences at once raise it from their memory plan.
@@ -99,14 +133,23 @@ class Engine(ABC):
     def context_window(self) -> int:
         return self.info.context_window
 
-    @abstractmethod
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` under the model's tokenizer (no chat template)."""
+        return self.chat.count_tokens(text)
 
-    @abstractmethod
     def chat_overhead(self, messages: Sequence[Message]) -> int:
         """Tokens the chat template adds around the messages' contents (roles, markers, the
         generation prompt). `count_tokens` of each content plus this is the prompt's length."""
+        return self.chat.chat_overhead(messages)
+
+    def room(self, prompt_tokens: int, params: GenerationParams) -> int:
+        """How many tokens may follow a prompt of `prompt_tokens`: the one context-window rule.
+        TOO_LARGE when none may; else `max_new_tokens`, cut to what the window leaves."""
+        room = self.context_window - prompt_tokens
+        if room <= 0:
+            raise MinimaxError(ErrorCode.TOO_LARGE, f"the prompt has {prompt_tokens} tokens; the context "
+                               f"window is {self.context_window}")
+        return min(params.max_new_tokens, room)
 
     def count_chat_tokens(self, messages: Sequence[Message]) -> int:
         return sum(self.count_tokens(m.content) for m in messages) + self.chat_overhead(messages)

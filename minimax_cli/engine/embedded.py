@@ -79,10 +79,42 @@ def prepare(model: EmbeddedModel, *, cache: Path | None = None,
     with _exclusive(cache / "models" / f".{model.slug}.lock", progress):
         if converted.is_dir():  # another process built it while we waited
             return converted
-        gguf = model.gguf_path(cache)
-        if not gguf.is_file():
-            join_parts(find_parts(model), gguf, sha256=model.sha256, progress=progress)
-        return convert(gguf, converted, progress=progress)
+        return convert(joined(model, cache=cache, progress=progress), converted, progress=progress)
+
+
+def joined(model: EmbeddedModel, *, cache: Path | None = None, progress: Progress = NULL_PROGRESS) -> Path:
+    """The model's GGUF file in the cache, joined from its parts first when it is not there (the
+    form engines that read GGUF directly, like OpenVINO, load)."""
+    gguf = model.gguf_path(cache or cache_dir())
+    if not gguf.is_file():
+        join_parts(find_parts(model), gguf, sha256=model.sha256, progress=progress)
+    return gguf
+
+
+def gguf_tokenizer(gguf: Path, cache: Path | None = None):
+    """The GGUF's transformers tokenizer (and chat template), saved into the cache the first time,
+    since reading it from the GGUF takes ~20 s; published atomically like the other entries."""
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    stat = gguf.stat()
+    key = hashlib.sha256(f"{gguf.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
+    folder = (cache or cache_dir()) / "models" / f"{gguf.stem}-{key[:12]}-tokenizer-transformers-{version('transformers')}"
+    if folder.is_dir():
+        return AutoTokenizer.from_pretrained(folder)
+    hf_logging.disable_progress_bar()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+    try:
+        tokenizer.save_pretrained(tmp)
+        _make_shareable(tmp)
+        os.rename(tmp, folder)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not folder.is_dir():  # else another process published it first: theirs is as good
+            raise
+    return tokenizer
 
 
 def check_available(model: EmbeddedModel, cache: Path | None = None) -> None:
@@ -151,7 +183,7 @@ def convert(gguf: Path, dest: Path, *, progress: Progress = NULL_PROGRESS) -> Pa
     disk instead of copying (1.8 s and no private memory for the 1.5B; bf16 on disk took 12 s and
     10.8 GB peak to load as fp32).
     """
-    from minimax_cli.engine.hf import load_pretrained
+    from minimax_cli.engine.hf.load import load_pretrained
 
     task = progress.task("converting the model for fast loading (first run only)")
     try:

@@ -8,6 +8,7 @@ opened, so resolving and listing stay fast.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from minimax_cli.config import Preset, cache_dir, load_preset, load_presets, preset_names, synth_path
@@ -106,13 +107,42 @@ def check_replica_fits(preset: Preset, gpus: int, quant: str | None) -> None:
     fit_gpus(config, gpus, window, default_chunk("cuda"), quant or preset.quant)
 
 
-def _open_hf(preset: Preset, *, quant: str | None, dtype: str | None, progress: Progress) -> Engine:
-    from minimax_cli.engine.hf import HFEngine
+def cpu_engine() -> str:
+    """Which engine runs the embedded GGUF models: `MINIMAX_CPU_ENGINE` (openvino | hf), else
+    OpenVINO GenAI when the `cpu` extra installed it and no GPU is visible, else transformers."""
+    chosen = os.environ.get("MINIMAX_CPU_ENGINE", "").strip().lower()
+    if chosen in ("openvino", "hf"):
+        return chosen
+    if chosen:
+        raise MinimaxError(ErrorCode.BAD_REQUEST, f"MINIMAX_CPU_ENGINE must be openvino or hf, not {chosen!r}")
+    import importlib.util
 
+    if importlib.util.find_spec("openvino_genai") is None:
+        return "hf"
+    import torch
+
+    return "hf" if torch.cuda.is_available() else "openvino"
+
+
+def _open_hf(preset: Preset, *, quant: str | None, dtype: str | None, progress: Progress) -> Engine:
     if (quant or preset.quant) != "none":
         raise MinimaxError(
             ErrorCode.BAD_REQUEST, f"{preset.name}: quantization is for the hybrid engine only"
         )
+    if preset.embedded and cpu_engine() == "openvino":
+        from minimax_cli.engine.openvino import OpenVINOEngine
+
+        gguf = embedded.joined(embedded.EMBEDDED[preset.embedded], progress=progress)
+        try:
+            return OpenVINOEngine.load(gguf, name=preset.name, context_window=preset.context_window,
+                                       progress=progress)
+        except MinimaxError as exc:
+            if exc.code != ErrorCode.BAD_CHECKPOINT or os.environ.get("MINIMAX_CPU_ENGINE"):
+                raise
+            # the 'small' GGUF holds tensor types OpenVINO cannot read: transformers can
+            progress.log(f"{preset.name}: {exc.message}; running it with transformers instead")
+    from minimax_cli.engine.hf import HFEngine
+
     if preset.embedded:
         path = embedded.prepare(embedded.EMBEDDED[preset.embedded], progress=progress)
     else:

@@ -5,7 +5,7 @@ dequantize them to fp32 (7 GB resident for the default model; 4.5 GB here, 2 GB 
 GGUFs with tensor types OpenVINO cannot read (the 'small' model's Q5_0) fail to load.
 
 What we count is what runs: the transformers tokenizer read from the same GGUF renders and counts
-the chat exactly as `HFEngine` does (its own methods, below), and OpenVINO is fed those token ids,
+the chat exactly as `HFEngine` does (the same `ChatTokenizer`), and OpenVINO is fed those token ids,
 never text. The tokenizer is saved once into the cache, since reading it from the GGUF takes ~20 s.
 
 The pipeline is OpenVINO's continuous-batching scheduler with prefix caching: `generate_many` runs
@@ -14,20 +14,17 @@ its conversations as one batch after prefilling their shared prefix (the documen
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
-from importlib.metadata import version
 from pathlib import Path
 
-from minimax_cli.config import cache_dir
-from minimax_cli.engine.base import Engine, EngineInfo, Generation, GenerationParams, Message, split_reasoning
-from minimax_cli.engine.hf import _END_MARKERS, HFEngine, _cut_at_stop, _usable_cpus
-from minimax_cli.engine.hybrid.engine import shared_prefix_length
+from minimax_cli.engine.base import (Engine, EngineInfo, Generation, GenerationParams, Message, cut_at_stop,
+                                     shared_prefix_length, split_reasoning)
+from minimax_cli.engine.chat import ChatTokenizer, template_pieces
+from minimax_cli.engine.embedded import gguf_tokenizer
+from minimax_cli.engine.hf.engine import END_MARKERS
+from minimax_cli.engine.hf.load import usable_cpus
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 
@@ -44,24 +41,13 @@ PREFILL_CHUNK = 2048  # prompt tokens per scheduler step (OpenVINO's default: 25
 class OpenVINOEngine(Engine):
     """A GGUF model compiled by OpenVINO, with the model's own transformers tokenizer."""
 
-    # Chat rendering and token counting are HFEngine's very code, so a plan made with either
-    # engine counts the same tokens (they only read `self.tokenizer` and `self.context_window`).
-    count_tokens = HFEngine.count_tokens
-    chat_overhead = HFEngine.chat_overhead
-    _prompt_ids = HFEngine._prompt_ids
-    _pieces = HFEngine._pieces
-    _render = HFEngine._render
-    _encode_content = HFEngine._encode_content
-    _encode_markup = HFEngine._encode_markup
-    _decode = HFEngine._decode
-    _limit = HFEngine._limit
-
     def __init__(self, pipeline, tokenizer, info: EngineInfo, ov_genai, *,
                  presence_penalty: float = 0.0):
         if not tokenizer.chat_template:
             raise MinimaxError(ErrorCode.BAD_CHECKPOINT, "the model has no chat template", info.path)
         self.pipeline = pipeline
         self.tokenizer = tokenizer
+        self.chat = ChatTokenizer(tokenizer, template_pieces(tokenizer))  # counts as HFEngine does
         self.info = info
         self._og = ov_genai
         self._clock = _clock_type(ov_genai)
@@ -71,7 +57,7 @@ class OpenVINOEngine(Engine):
         self.presence_penalty = presence_penalty
         added = tokenizer.get_added_vocab()
         self.eos_ids = frozenset({tokenizer.eos_token_id} - {None}
-                                 | {added[m] for m in _END_MARKERS if m in added})
+                                 | {added[m] for m in END_MARKERS if m in added})
 
     @classmethod
     def load(cls, gguf_path: Path, *, name: str | None = None, context_window: int | None = None,
@@ -97,8 +83,8 @@ class OpenVINOEngine(Engine):
             scheduler.max_num_batched_tokens = PREFILL_CHUNK
             # No CACHE_DIR property: then OpenVINO writes nothing to disk.
             pipeline = og.LLMPipeline(str(gguf_path), "CPU", scheduler_config=scheduler,
-                                      INFERENCE_NUM_THREADS=threads or _usable_cpus())
-            tokenizer = _cached_tokenizer(gguf_path, cache or cache_dir())  # after: fail fast
+                                      INFERENCE_NUM_THREADS=threads or usable_cpus())
+            tokenizer = gguf_tokenizer(gguf_path, cache)  # after the pipeline: a bad file fails fast
         # OpenVINO reports an unknown quant type as RuntimeError, a malformed file as IndexError.
         except (RuntimeError, IndexError, ValueError, OSError) as exc:
             raise MinimaxError(ErrorCode.BAD_CHECKPOINT, f"OpenVINO cannot load the model: "
@@ -113,8 +99,8 @@ class OpenVINOEngine(Engine):
     def generate(self, messages: Sequence[Message], params: GenerationParams,
                  progress: Progress = NULL_PROGRESS) -> Generation:
         """Answer `messages`; `completion_tokens` counts the end-of-turn token, as HFEngine does."""
-        ids = self._prompt_ids(messages)
-        limit = self._limit(ids, params)
+        ids = self.chat.prompt_ids(messages)
+        limit = self.room(len(ids), params)
         clock = self._clock(progress.task("generating", limit, "tokens"))
         started = time.perf_counter()
         try:
@@ -131,8 +117,8 @@ class OpenVINOEngine(Engine):
         """Answer the conversations as one batch. Their shared prefix is prefilled first, alone:
         OpenVINO looks up cached blocks when a request arrives, so requests that arrive together
         would each prefill the document. A batch's time is split evenly over its generations."""
-        prompts = [self._prompt_ids(c) for c in conversations]
-        limits = [self._limit(ids, params) for ids in prompts]  # refuse before any work
+        prompts = [self.chat.prompt_ids(c) for c in conversations]
+        limits = [self.room(len(ids), params) for ids in prompts]  # refuse before any work
         shared = shared_prefix_length(prompts) // KV_BLOCK * KV_BLOCK if len(prompts) > 1 else 0
         results: list[Generation | None] = [None] * len(prompts)
         started = time.perf_counter()
@@ -196,8 +182,8 @@ class OpenVINOEngine(Engine):
                     prefill: float, decode: float, cached: int = 0) -> Generation:
         # OpenVINO drops a matched stop string's tokens; a stop string inside the last token
         # (or one it saw only after detokenizing differently) is cut here, as HFEngine does.
-        text = self._decode(tokens)
-        cut = _cut_at_stop(text, params.stop) if params.stop else None
+        text = self.chat.decode(tokens)
+        cut = cut_at_stop(text, params.stop) if params.stop else None
         stopped = finish == self._og.GenerationFinishReason.STOP or cut is not None
         answer, reasoning = split_reasoning(text if cut is None else cut)
         return Generation(
@@ -225,32 +211,6 @@ def _clock_type(og):
             pass
 
     return Clock
-
-
-def _cached_tokenizer(gguf: Path, cache: Path):
-    """The GGUF's transformers tokenizer, saved into the cache the first time (atomically, as
-    embedded.py publishes its entries) and read from there afterwards."""
-    from transformers import AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    stat = gguf.stat()
-    key = hashlib.sha256(f"{gguf.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
-    folder = cache / "models" / f"{gguf.stem}-{key[:12]}-tokenizer-transformers-{version('transformers')}"
-    if folder.is_dir():
-        return AutoTokenizer.from_pretrained(folder)
-    hf_logging.disable_progress_bar()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
-    try:
-        tokenizer.save_pretrained(tmp)
-        tmp.chmod(0o755)  # mkdtemp's folder is private; a cache shared with a cron user is not
-        os.rename(tmp, folder)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not folder.is_dir():  # else another process published it first: theirs is as good
-            raise
-    return tokenizer
 
 
 def _gguf_context(path: Path) -> int:

@@ -90,11 +90,14 @@ def test_mixed_folder_rerun_and_one_changed_input(tmp_path):
     assert latest["response"]["body"]["source"]["sha256"] == sha256
 
 
-def test_kill_9_at_random_moments_then_every_custom_id_exactly_once(tmp_path):
+@pytest.mark.parametrize("concurrency", ["1", "4"])
+def test_kill_9_at_random_moments_then_every_custom_id_exactly_once(tmp_path, concurrency):
+    """With one document at a time, and with four in flight through the scheduler's rows."""
     docs = small_folder(tmp_path, 12)
     out = tmp_path / "results.jsonl"
-    command = [sys.executable, "-m", "minimax_cli", "batch", str(docs), "--task", "summarize", *TINY, "-o", str(out)]
-    rng = random.Random(20261122)
+    command = [sys.executable, "-m", "minimax_cli", "batch", str(docs), "--task", "summarize", *TINY,
+               "--concurrency", concurrency, "-o", str(out)]
+    rng = random.Random(20261122 + int(concurrency))
     for trial in range(4):
         lines = out.read_bytes().count(b"\n") if out.exists() else 0
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

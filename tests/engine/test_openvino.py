@@ -68,7 +68,7 @@ def test_counts_and_prompt_ids_are_the_tokenizers(engine, reference):
         chat = [{"role": m.role, "content": m.content} for m in messages]
         ids = list(reference.apply_chat_template(chat, add_generation_prompt=True, tokenize=True,
                                                  return_dict=True)["input_ids"])
-        assert engine._prompt_ids(messages) == ids
+        assert engine.chat.prompt_ids(messages) == ids
         assert engine.count_chat_tokens(messages) == len(ids)
         # OpenVINO's own tokenizer agrees, so its stop-string matching sees the same text.
         rendered = reference.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)

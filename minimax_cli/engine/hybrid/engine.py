@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 from concurrent.futures import Future
-from collections import OrderedDict
 from dataclasses import replace
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,9 +18,9 @@ from pathlib import Path
 import torch
 
 from minimax_cli.engine.base import (Engine, EngineInfo, Generation, GenerationParams, Message,
-                                     split_reasoning)
+                                     shared_prefix_length, split_reasoning)
 from minimax_cli.engine.hybrid.chat import EOS, render_pieces
-from minimax_cli.engine.pieces import split_for_tokenizer
+from minimax_cli.engine.chat import ChatTokenizer
 from minimax_cli.engine.hybrid.config import HybridConfig
 from minimax_cli.engine.hybrid.devicemap import fit_gpus
 from minimax_cli.engine.hybrid.load import load_checkpoint
@@ -54,6 +53,7 @@ class HybridEngine(Engine):
                  default_params: GenerationParams = GenerationParams()):
         self.model = model
         self.tokenizer = tokenizer
+        self.chat = ChatTokenizer(tokenizer, render_pieces)
         self.info = info
         self.chunk_size = chunk_size
         self.strip_think = strip_think
@@ -62,7 +62,6 @@ class HybridEngine(Engine):
         self.max_rows = GPU_ROWS if model.lm_head.weight.is_cuda else CPU_ROWS
         self.max_in_flight = self.max_rows
         self._scheduler: Scheduler | None = None
-        self._memo: OrderedDict[tuple[int, int], list[int]] = OrderedDict()
 
     # ---- construction ---------------------------------------------------------------------
 
@@ -109,38 +108,6 @@ class HybridEngine(Engine):
                                    f"tokenizer has no {EOS} token", self.info.path)
         return sorted(ids)
 
-    # ---- tokens ---------------------------------------------------------------------------
-
-    def _encode_content(self, text: str) -> list[int]:
-        """Ids of a message content; literal control-token text stays text. Memoised (a document
-        is counted by the planner, then prefilled)."""
-        key = (len(text), hash(text))
-        if key in self._memo:
-            self._memo.move_to_end(key)
-            return self._memo[key]
-        ids: list[int] = []
-        for piece in split_for_tokenizer(text):
-            ids += self.tokenizer.encode(piece, add_special_tokens=False, split_special_tokens=True)
-        self._memo[key] = ids
-        if len(self._memo) > 8:
-            self._memo.popitem(last=False)
-        return ids
-
-    def _encode_markup(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text, add_special_tokens=False)
-
-    def _prompt_ids(self, messages: Sequence[Message]) -> list[int]:
-        ids: list[int] = []
-        for text, is_content in render_pieces(messages):
-            ids += self._encode_content(text) if is_content else self._encode_markup(text)
-        return ids
-
-    def count_tokens(self, text: str) -> int:
-        return len(self._encode_content(text))
-
-    def chat_overhead(self, messages: Sequence[Message]) -> int:
-        return sum(len(self._encode_markup(t)) for t, is_content in render_pieces(messages) if not is_content)
-
     # ---- generation -----------------------------------------------------------------------
 
     def generate(self, messages: Sequence[Message], params: GenerationParams,
@@ -149,25 +116,21 @@ class HybridEngine(Engine):
 
     def submit(self, messages: Sequence[Message], params: GenerationParams,
                progress: Progress = NULL_PROGRESS) -> Future:
-        return self._submit_all([self._prompt_ids(messages)], params, progress, shared=0)[0]
+        return self._submit_all([self.chat.prompt_ids(messages)], params, progress, shared=0)[0]
 
     def generate_many(self, conversations: Sequence[Sequence[Message]], params: GenerationParams,
                       progress: Progress = NULL_PROGRESS) -> list[Generation]:
         """All conversations in flight at once; the token prefix they share is prefilled once."""
-        prompts = [self._prompt_ids(c) for c in conversations]
+        prompts = [self.chat.prompt_ids(c) for c in conversations]
         shared = shared_prefix_length(prompts) if len(prompts) > 1 else 0
         return [f.result() for f in self._submit_all(prompts, params, progress, shared)]
 
     def _submit_all(self, prompts: list[list[int]], params: GenerationParams, progress: Progress,
                     shared: int) -> list[Future]:
         longest = max(len(p) for p in prompts)
-        if longest >= self.context_window:
-            raise MinimaxError(ErrorCode.TOO_LARGE, f"the prompt is {longest} tokens; the context window is "
-                               f"{self.context_window}")
-        if longest + params.max_new_tokens > self.context_window:
-            params = replace(params, max_new_tokens=self.context_window - longest)
+        params = replace(params, max_new_tokens=self.room(longest, params))
         scheduler = self.scheduler(progress)
-        return [then(scheduler.submit(ids, params, shared), self._generation) for ids in prompts]
+        return [then(scheduler.submit(ids, params, shared, progress), self._generation) for ids in prompts]
 
     def scheduler(self, progress: Progress = NULL_PROGRESS) -> Scheduler:
         """The engine's one scheduler (its loop thread starts with the first request)."""
@@ -193,26 +156,12 @@ class HybridEngine(Engine):
     def score(self, text: str, chunk_size: int | None = None,
               progress: Progress = NULL_PROGRESS) -> dict:
         """Mean negative log-likelihood per predicted token of `text` (no chat template)."""
-        ids = self._encode_content(text)
+        ids = self.chat.encode_content(text)
         if len(ids) < 2:
             raise MinimaxError(ErrorCode.EMPTY, "fewer than 2 tokens: nothing to score")
         total, count = score_tokens(self.model, ids, chunk_size or self.chunk_size, progress)
         nll, ppl = perplexity(total, count)
         return {"tokens": len(ids), "predicted": count, "nll": nll, "ppl": ppl}
-
-
-def shared_prefix_length(prompts: list[list[int]]) -> int:
-    """Tokens common to the start of every prompt, leaving at least one token of each to prefill
-    (the last prompt token's logits start decoding)."""
-    first = prompts[0]
-    n = min(len(p) for p in prompts) - 1
-    for p in prompts[1:]:
-        i = 0
-        limit = min(n, len(p))
-        while i < limit and p[i] == first[i]:
-            i += 1
-        n = i
-    return max(n, 0)
 
 
 def load_tokenizer(path: Path):

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import torch
 
+from minimax_cli.engine.base import MIN_SHARED_PREFIX
 from minimax_cli.engine.hybrid.cache import HybridCache
 from minimax_cli.engine.hybrid.model import HybridForCausalLM
 from minimax_cli.engine.hybrid.slots import SharedPrefix, SlotCache
@@ -23,8 +24,8 @@ from minimax_cli.engine.hybrid.stream import prefill
 from minimax_cli.engine.sampling import sample_tokens
 from minimax_cli.engine.scheduler import Request
 from minimax_cli.errors import ErrorCode, MinimaxError
+from minimax_cli.progress import Progress
 
-MIN_SHARED_PREFIX = 16  # below this, keeping a shared prefix costs more than it saves
 GPU_SYNC_EVERY = 8  # decode steps between token reads on a GPU (a read waits for the device)
 
 
@@ -124,7 +125,7 @@ class HybridRunner:
             prefix = self.prefixes.get(key)
             if prefix is None:
                 cache = self.model.new_cache(capacity=len(request.ids))
-                yield from self._run(cache, request.ids[: request.shared])
+                yield from self._run(cache, request.ids[: request.shared], request.progress)
                 prefix = SharedPrefix(cache, request.shared, {i: s.clone() for i, s in cache.states.items()})
                 self.prefixes[key] = prefix
             else:
@@ -137,21 +138,28 @@ class HybridRunner:
         else:
             cache = self.model.new_cache(capacity=len(request.ids))
             rest = request.ids
-        last = yield from self._run(cache, rest)
+        last = yield from self._run(cache, rest, request.progress)
         self._join(request, cache, prefix, last)
 
-    def _run(self, cache: HybridCache, tokens: list[int]):
+    def _run(self, cache: HybridCache, tokens: list[int], progress: Progress):
         """Prefill `tokens` into `cache`, yielding between chunks unless the request runs alone
         (then the whole remainder goes through the pipelined path). Returns the last hidden state."""
         last, done = None, 0
-        while done < len(tokens):
-            if self._alone:
-                return prefill(self.model, cache, tokens[done:], self.chunk_size, total=len(tokens) - done)
-            chunk = tokens[done:done + self.chunk_size]
-            last = self.model(torch.tensor([chunk], device=self.embed_device), cache)[:, -1]
-            done += len(chunk)
-            if done < len(tokens):
-                yield
+        task = progress.task("prefill", total=len(tokens), unit="tokens")
+        try:
+            while done < len(tokens):
+                if self._alone:
+                    last = prefill(self.model, cache, tokens[done:], self.chunk_size, total=len(tokens) - done)
+                    task.advance(len(tokens) - done)
+                    break
+                chunk = tokens[done:done + self.chunk_size]
+                last = self.model(torch.tensor([chunk], device=self.embed_device), cache)[:, -1]
+                done += len(chunk)
+                task.advance(len(chunk))
+                if done < len(tokens):
+                    yield
+        finally:
+            task.close()
         return last
 
     def _join(self, request: Request, cache: HybridCache, prefix: SharedPrefix | None,

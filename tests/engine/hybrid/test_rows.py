@@ -169,3 +169,36 @@ def test_decode_attention_with_a_shared_prefix_matches_the_reference():
         values = torch.cat([full_v[b], newv[b:b + 1].transpose(1, 2)], 2)
         want = attend_reference(q[b:b + 1], keys, values, keys.shape[2] - 1, scale=D ** -0.5)
         assert torch.allclose(out[b:b + 1], want, atol=1e-5)
+
+
+def test_progress_shows_rows_running_and_waiting(model):
+    class Recorder:
+        def __init__(self):
+            self.lines = []
+
+        def task(self, description, total=None, unit=""):
+            recorder = self
+
+            class Task:
+                def advance(self, amount=1):
+                    pass
+
+                def describe(self, text):
+                    recorder.lines.append(text)
+
+                def close(self):
+                    pass
+
+            return Task()
+
+        def log(self, message):
+            pass
+
+    progress = Recorder()
+    runner = HybridRunner(model, context_window=4096, chunk_size=16, max_rows=2, memory_budget=1 << 30)
+    sched = Scheduler(runner, letters, [], progress)
+    futures = [sched.submit(ids, GenerationParams(max_new_tokens=40)) for ids in prompts(4, seed=8)]
+    [f.result(timeout=300) for f in futures]
+    sched.close()
+    assert progress.lines and progress.lines[0].startswith("generating: 2 running, ")
+    assert "2 waiting" in progress.lines[0] and progress.lines[0].endswith("tokens/s")

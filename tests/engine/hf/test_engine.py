@@ -12,8 +12,8 @@ import torch
 
 from minimax_cli.engine.base import GenerationParams, Message
 from minimax_cli.engine.factory import open_engine
-from minimax_cli.engine.hybrid.engine import shared_prefix_length
-from minimax_cli.engine.lookahead import NgramDrafter, ngram_draft
+from minimax_cli.engine.base import shared_prefix_length
+from minimax_cli.engine.hf.lookahead import NgramDrafter, ngram_draft
 from minimax_cli.engine.pieces import split_for_tokenizer
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS
@@ -111,7 +111,7 @@ def test_chat_token_count_matches_the_rendered_template(engine):
 @pytest.mark.slow
 def test_document_text_cannot_end_the_turn(engine):
     messages = [Message("user", "Repeat: a <|im_end|> b")]
-    ids = engine._prompt_ids(messages)
+    ids = engine.chat.prompt_ids(messages)
     assert ids.count(151645) == 2  # the system turn's end and the user turn's end, not the text's
 
 
@@ -159,7 +159,7 @@ def decode(engine, prefilled, params, *, lookahead=True):
 
 
 def prefill(engine, messages):
-    ids = engine._prompt_ids(messages)
+    ids = engine.chat.prompt_ids(messages)
     with torch.inference_mode():
         logits, cache = engine._prefill(ids, None, NULL_PROGRESS)
     return ids, logits, cache
@@ -224,6 +224,6 @@ def test_generate_many_shares_the_document_prefill(engine):
     alone = [engine.generate(c, params) for c in conversations]
     assert [g.text for g in many] == [g.text for g in alone]
     assert [g.prompt_tokens for g in many] == [g.prompt_tokens for g in alone]
-    shared = shared_prefix_length([engine._prompt_ids(c) for c in conversations])
+    shared = shared_prefix_length([engine.chat.prompt_ids(c) for c in conversations])
     assert shared > 300 and [g.cached_tokens for g in many] == [0, shared, shared]
     assert "Finch" in many[0].text and "1884" in many[1].text

@@ -5,7 +5,7 @@ over the model's forward rather than `model.generate`: chunked prefill with prog
 greedy or top-p sampled from an explicit `torch.Generator`, which times prefill and decode
 separately and stops on end-of-turn ids and stop strings.
 
-Greedy decoding is speculative by prompt lookup (engine/lookahead.py): the ids that followed the
+Greedy decoding is speculative by prompt lookup (lookahead.py): the ids that followed the
 last earlier occurrence of the last few ids are checked in one forward with the KV cache, and the
 longest prefix that greedy decoding (repetition penalty included) would have picked is kept, plus
 the model's own next token; the cache is cropped back to what was kept. The answer is the same
@@ -20,97 +20,38 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
-import re
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import jinja2
 import torch
-import transformers
-from transformers import AutoModelForCausalLM, AutoTokenizer
-from transformers.generation.logits_process import (
-    RepetitionPenaltyLogitsProcessor,
-    TopPLogitsWarper,
-)
+from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor, TopPLogitsWarper
 
 from minimax_cli.engine.base import (
+    MIN_SHARED_PREFIX,
     Engine,
     EngineInfo,
     Generation,
     GenerationParams,
     Message,
+    cut_at_stop,
+    shared_prefix_length,
     split_reasoning,
 )
-from minimax_cli.engine.hybrid.engine import shared_prefix_length
-from minimax_cli.engine.lookahead import DecodeStats, NgramDrafter
-from minimax_cli.engine.packed import pack_linears
-from minimax_cli.engine.pieces import split_for_tokenizer
+from minimax_cli.engine.chat import ChatTokenizer, template_pieces
+from minimax_cli.engine.hf.load import config_window, load_pretrained, pick_device, pick_dtype, usable_cpus
+from minimax_cli.engine.hf.lookahead import DecodeStats, NgramDrafter
+from minimax_cli.engine.hf.packed import pack_linears
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 
 # GGUF metadata names one eos id, but chat models end a turn with either of two markers (Qwen:
 # <|im_end|> and <|endoftext|>); we also stop on these when the tokenizer defines them.
-_END_MARKERS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>")
-_SLOT = "\ue000{}\ue001"  # a content placeholder: private-use characters no template touches
-_SLOT_PATTERN = re.compile("\ue000(\\d+)\ue001")
+END_MARKERS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>")
 # Prompt-lookup drafts (see _lookahead_tokens): at most DRAFT_TOKENS ids, from 3- or 2-gram
 # matches (1-gram matches are mostly wrong); the length starts at 4, grows by 2 after a wholly kept
 # draft and shrinks by 1 after a rejection, so text that does not copy pays for few checked ids.
 DRAFT_TOKENS = 10
-MIN_SHARED_PREFIX = 16  # generate_many: below this, copying the cache costs more than it saves
-
-
-def pick_device() -> str:
-    return "cuda:0" if torch.cuda.is_available() else "cpu"
-
-
-def pick_dtype(dtype: str | None, device: str) -> str:
-    """`auto`/None -> fp32 on CPU (bf16 is 1.5-2x slower at prefill there), bf16 on CUDA."""
-    if dtype in (None, "auto"):
-        return "float32" if device == "cpu" else "bfloat16"
-    if dtype not in ("float32", "bfloat16", "float16"):
-        raise MinimaxError(ErrorCode.BAD_REQUEST, f"unknown dtype {dtype!r}")
-    return dtype
-
-
-def load_pretrained(path: Path, *, dtype: str, device: str, progress: Progress = NULL_PROGRESS):
-    """(model, tokenizer) from a transformers folder or a .gguf file; BAD_CHECKPOINT on failure."""
-    folder, gguf = (path.parent, path.name) if path.is_file() else (path, None)
-    transformers.utils.logging.disable_progress_bar()  # progress goes through `progress` only
-    try:
-        with _gguf_bar_to(progress) if gguf else contextlib.nullcontext():
-            tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf, trust_remote_code=False)
-            model = AutoModelForCausalLM.from_pretrained(
-                folder, gguf_file=gguf, dtype=getattr(torch, dtype), trust_remote_code=False
-            )
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise MinimaxError(ErrorCode.BAD_CHECKPOINT, f"cannot load the model: {exc}", str(path)) from exc
-    return model.to(device).eval(), tokenizer
-
-
-@contextlib.contextmanager
-def _gguf_bar_to(progress: Progress) -> Iterator[None]:
-    """Route transformers' GGUF dequantization bar, drawn with plain tqdm outside its own
-    `disable_progress_bar()` switch, into `progress`."""
-    from transformers import modeling_gguf_pytorch_utils as gguf_utils
-
-    def bar(iterable, desc: str = "", **_):
-        task = progress.task("dequantizing GGUF tensors", len(iterable), "tensors")
-        try:
-            for item in iterable:
-                yield item
-                task.advance()
-        finally:
-            task.close()
-
-    original = gguf_utils.tqdm
-    gguf_utils.tqdm = bar
-    try:
-        yield
-    finally:
-        gguf_utils.tqdm = original
 
 
 class HFEngine(Engine):
@@ -122,6 +63,7 @@ class HFEngine(Engine):
             raise MinimaxError(ErrorCode.BAD_CHECKPOINT, "the model has no chat template", info.path)
         self.model = model
         self.tokenizer = tokenizer
+        self.chat = ChatTokenizer(tokenizer, template_pieces(tokenizer))
         self.info = info
         self.device = torch.device(info.devices[0])
         # Counts the answer's own tokens only. generate()'s penalty also counts the prompt's, which
@@ -130,7 +72,7 @@ class HFEngine(Engine):
         # quote) without it.
         self.penalty = RepetitionPenaltyLogitsProcessor(float(repetition_penalty))
         self.prefill_chunk = prefill_chunk
-        self.eos_ids = _eos_ids(model, tokenizer)
+        self.eos_ids = eos_ids(model, tokenizer)
         self.lookahead = lookahead  # prompt-lookup drafts for greedy decoding; off: one token per forward
         self.draft_tokens = draft_tokens
         self.last_stats = DecodeStats()  # of the latest decode, for benchmarks and tests
@@ -144,7 +86,7 @@ class HFEngine(Engine):
         device = pick_device()
         dtype = pick_dtype(dtype, device)
         if device == "cpu":
-            torch.set_num_threads(_usable_cpus())
+            torch.set_num_threads(usable_cpus())
         task = progress.task(f"loading {name or path.name}")
         try:
             model, tokenizer = load_pretrained(path, dtype=dtype, device=device, progress=progress)
@@ -154,26 +96,16 @@ class HFEngine(Engine):
             task.close()
         info = EngineInfo(
             name=name or path.name, engine="hf", path=str(path), dtype=dtype, devices=[device],
-            context_window=context_window or _config_window(model.config, path),
+            context_window=context_window or config_window(model.config, path),
         )
         return cls(model, tokenizer, info, repetition_penalty=repetition_penalty)
-
-    def count_tokens(self, text: str) -> int:
-        return len(self._encode_content(text))
-
-    def chat_overhead(self, messages: Sequence[Message]) -> int:
-        pieces = self._pieces(messages)
-        markup = sum(len(self._encode_markup(text)) for text, is_content in pieces if not is_content)
-        if any(is_content for _, is_content in pieces):
-            return markup
-        return markup - sum(self.count_tokens(m.content) for m in messages)  # see _pieces
 
     def generate(self, messages: Sequence[Message], params: GenerationParams,
                  progress: Progress = NULL_PROGRESS) -> Generation:
         """Answer `messages`. `completion_tokens` counts every token sampled, an end-of-turn
         token included, as `max_new_tokens` does."""
-        ids = self._prompt_ids(messages)
-        limit = self._limit(ids, params)
+        ids = self.chat.prompt_ids(messages)
+        limit = self.room(len(ids), params)
         with torch.inference_mode(), _out_of_memory(len(ids)):
             started = time.perf_counter()
             logits, cache = self._prefill(ids, None, progress)
@@ -184,8 +116,8 @@ class HFEngine(Engine):
         """Answer each conversation as `generate` would, prefilling the token prefix they all
         share once: each starts from a copy of its cache. The first one's `prefill_seconds`
         includes that prefix; the others' `cached_tokens` count it."""
-        prompts = [self._prompt_ids(c) for c in conversations]
-        limits = [self._limit(ids, params) for ids in prompts]  # refuse before any work
+        prompts = [self.chat.prompt_ids(c) for c in conversations]
+        limits = [self.room(len(ids), params) for ids in prompts]  # refuse before any work
         shared = shared_prefix_length(prompts) if len(prompts) > 1 else 0
         results = []
         with torch.inference_mode(), _out_of_memory(max(map(len, prompts), default=0)):
@@ -206,16 +138,6 @@ class HFEngine(Engine):
                     started -= prefix_seconds if n == 0 else 0.0
                 results.append(self._complete(ids, logits, cache, params, limit, progress, started, cached))
         return results
-
-    def _limit(self, ids: list[int], params: GenerationParams) -> int:
-        """How many tokens may follow the prompt `ids`: TOO_LARGE when none may."""
-        room = self.context_window - len(ids)
-        if room <= 0:
-            raise MinimaxError(
-                ErrorCode.TOO_LARGE,
-                f"the prompt has {len(ids)} tokens; the context window is {self.context_window}",
-            )
-        return min(params.max_new_tokens, room)
 
     def _complete(self, ids: list[int], logits: torch.Tensor, cache, params: GenerationParams,
                   limit: int, progress: Progress, started: float, cached: int = 0) -> Generation:
@@ -260,15 +182,15 @@ class HFEngine(Engine):
                 out.append(token)
                 task.advance()
                 if token in self.eos_ids:
-                    return out, "stop", self._decode(out)
-                if params.stop and (cut := _cut_at_stop(self._decode(out), params.stop)) is not None:
+                    return out, "stop", self.chat.decode(out)
+                if params.stop and (cut := cut_at_stop(self.chat.decode(out), params.stop)) is not None:
                     return out, "stop", cut
                 if len(out) >= limit:
                     break
         finally:
             tokens.close()
             task.close()
-        return out, "length", self._decode(out)
+        return out, "length", self.chat.decode(out)
 
     def _step_tokens(self, logits: torch.Tensor, cache, params: GenerationParams,
                      limit: int, stats: DecodeStats) -> Iterator[int]:
@@ -348,55 +270,6 @@ class HFEngine(Engine):
             scores = TopPLogitsWarper(params.top_p)(seen, scores)
         return int(torch.multinomial(scores.softmax(-1), 1, generator=generator))
 
-    def _prompt_ids(self, messages: Sequence[Message]) -> list[int]:
-        ids: list[int] = []
-        for text, is_content in self._pieces(messages):
-            ids += self._encode_content(text) if is_content else self._encode_markup(text)
-        return ids
-
-    def _pieces(self, messages: Sequence[Message]) -> list[tuple[str, bool]]:
-        """The rendered chat as (text, is_content) pieces: the template's markup around the
-        messages' contents, so that a document's literal "<|im_end|>" stays text.
-
-        The template renders placeholders, and the contents go back in their place. A template
-        that rewrites or repeats contents gets them rendered for real, as one unprotected piece.
-        """
-        rendered = self._render([Message(m.role, _SLOT.format(i)) for i, m in enumerate(messages)])
-        parts = _SLOT_PATTERN.split(rendered)  # markup, index, markup, index, ..., markup
-        if sorted(int(i) for i in parts[1::2]) != list(range(len(messages))):
-            return [(self._render(messages), False)]
-        pieces = []
-        for k, text in enumerate(parts):
-            if k % 2:
-                pieces.append((messages[int(text)].content, True))
-            elif text:
-                pieces.append((text, False))
-        return pieces
-
-    def _render(self, messages: Sequence[Message]) -> str:
-        chat = [{"role": m.role, "content": m.content} for m in messages]
-        try:
-            return self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        except jinja2.TemplateError as exc:  # also what a template's raise_exception() raises
-            raise MinimaxError(
-                ErrorCode.BAD_REQUEST, f"the model's chat template rejects this conversation: {exc}"
-            ) from exc
-
-    def _encode_content(self, text: str) -> list[int]:
-        """Ids of text in pieces (a long document is never one tokenizer call); control-token
-        names in it stay text."""
-        ids: list[int] = []
-        for piece in split_for_tokenizer(text):
-            ids += self.tokenizer.encode(piece, add_special_tokens=False, split_special_tokens=True)
-        return ids
-
-    def _encode_markup(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text, add_special_tokens=False)
-
-    def _decode(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=True)
-
-
 class _Seen:
     """The answer's ids so far, as the [1, n] tensor the repetition penalty reads, grown in place."""
 
@@ -432,32 +305,11 @@ def _out_of_memory(prompt_tokens: int) -> Iterator[None]:
         raise MinimaxError(ErrorCode.OUT_OF_MEMORY, f"{prompt_tokens}-token prompt: {exc}") from exc
 
 
-def _cut_at_stop(text: str, stops: Sequence[str]) -> str | None:
-    """`text` up to its earliest stop string, or None when it holds none."""
-    hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]
-    return text[:min(hits)] if hits else None
-
-
-def _eos_ids(model, tokenizer) -> frozenset[int]:
+def eos_ids(model, tokenizer) -> frozenset[int]:
     ids: set[int] = set()
     for value in (model.generation_config.eos_token_id, tokenizer.eos_token_id):
         if value is not None:
             ids.update(value if isinstance(value, list) else [value])
     added = tokenizer.get_added_vocab()
-    ids.update(added[marker] for marker in _END_MARKERS if marker in added)
+    ids.update(added[marker] for marker in END_MARKERS if marker in added)
     return frozenset(ids)
-
-
-def _config_window(config, path: Path) -> int:
-    for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
-        if value := getattr(config, key, None):
-            return int(value)
-    raise MinimaxError(
-        ErrorCode.BAD_CHECKPOINT, "the model config names no context length; set context_window",
-        str(path),
-    )
-
-
-def _usable_cpus() -> int:
-    # os.cpu_count() counts the machine; a container or taskset may allow fewer.
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

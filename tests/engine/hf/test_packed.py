@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from minimax_cli.engine.packed import PackedLinear, pack_linears, release_file_pages
+from minimax_cli.engine.hf.packed import PackedLinear, pack_linears, release_file_pages
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and madvise are Linux's")
 

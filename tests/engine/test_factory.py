@@ -1,0 +1,29 @@
+"""Which engine a preset opens: the CPU engine switch for the embedded models."""
+
+import importlib.util
+
+import pytest
+
+from minimax_cli.engine.factory import cpu_engine
+from minimax_cli.errors import ErrorCode, MinimaxError
+
+
+@pytest.mark.parametrize("value", ["openvino", "hf", " HF "])
+def test_the_environment_chooses(monkeypatch, value):
+    monkeypatch.setenv("MINIMAX_CPU_ENGINE", value)
+    assert cpu_engine() == value.strip().lower()
+
+
+def test_an_unknown_engine_is_a_bad_request(monkeypatch):
+    monkeypatch.setenv("MINIMAX_CPU_ENGINE", "llamacpp")
+    with pytest.raises(MinimaxError) as err:
+        cpu_engine()
+    assert err.value.code == ErrorCode.BAD_REQUEST and "MINIMAX_CPU_ENGINE" in err.value.message
+
+
+def test_without_the_cpu_extra_transformers_runs_them(monkeypatch):
+    monkeypatch.delenv("MINIMAX_CPU_ENGINE", raising=False)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "openvino_genai" else real(name, *a))
+    assert cpu_engine() == "hf"
