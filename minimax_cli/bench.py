@@ -17,6 +17,7 @@ The roofline fraction is achieved FLOP/s over the measured bf16 matmul peak of t
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +25,14 @@ from pathlib import Path
 import torch
 
 from minimax_cli.engine.hybrid.config import SOFTMAX, HybridConfig
-from minimax_cli.engine.hybrid.devicemap import (LIGHTNING_CHUNK, DeviceMap, GiB, head_bytes, kv_bytes_per_token,
-                                                 layer_flops, layer_weight_bytes, linear_bytes, plan_devices,
-                                                 state_bytes)
+from minimax_cli.engine.hybrid.devicemap import (BF16, LIGHTNING_CHUNK, DeviceMap, GiB, activation_bytes, head_bytes,
+                                                 kv_bytes_per_token, layer_flops, layer_weight_bytes, linear_bytes,
+                                                 model_weight_bytes, plan_devices, state_bytes)
 from minimax_cli.engine.hybrid.load import (Placement, empty_model, head_dtype, init_buffers, quantize_owner,
                                            set_tensor, stack_experts)
 from minimax_cli.engine.hybrid.model import HybridForCausalLM
 from minimax_cli.engine.hybrid.stream import Sampler, decode, prefill
+from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 
 @dataclass(frozen=True)
@@ -517,3 +519,16 @@ def bench_plan(config: HybridConfig, gpus: int, tokens: int, chunk: int, quant: 
         return None
     capacity = min(torch.cuda.get_device_properties(i).total_memory for i in range(gpus))
     return plan_devices(config, gpus, capacity, tokens, chunk, quant, balance="compute")
+
+
+def check_host_fits(config: HybridConfig, tokens: int, chunk: int, quant: str, dtype: torch.dtype) -> None:
+    """On the CPU, refuse up front a run whose weights, KV at `tokens` and one chunk's activations
+    exceed 80% of the host's memory (the GPU path has the device-map plan for this)."""
+    scale = dtype.itemsize / BF16  # the planner counts bf16; fp32 on the CPU takes twice that
+    need = int((model_weight_bytes(config, quant) + kv_bytes_per_token(config) * tokens * len(config.softmax_layers)
+                + activation_bytes(config, chunk)) * scale)
+    have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need > 0.8 * have:
+        raise MinimaxError(ErrorCode.OUT_OF_MEMORY, f"this run needs about {need / GiB:.1f} GiB of host memory "
+                           f"and the machine has {have / GiB:.1f} GiB: use fewer --tokens, a smaller --chunk "
+                           f"or a smaller stack")

@@ -40,13 +40,15 @@ def _shape(layers, experts, hidden, heads, head_dim, kv_heads, intermediate, voc
 def _build(shape, dtype: str, gpus: int, tokens: int, chunk: int):
     import torch
 
-    from minimax_cli.bench import bench_plan, random_model
+    from minimax_cli.bench import bench_plan, check_host_fits, random_model
 
     config = shape.config()
     quant = "int8" if dtype == "int8" else "none"
     torch_dtype = {"bf16": torch.bfloat16, "int8": torch.bfloat16, "fp32": torch.float32}[dtype]
     if not torch.cuda.is_available():
         torch_dtype = torch.float32 if dtype != "bf16" else torch.bfloat16
+    if not torch.cuda.is_available():
+        check_host_fits(config, tokens, chunk, quant, torch_dtype)
     plan = bench_plan(config, gpus, tokens, chunk, quant) if torch.cuda.is_available() else None
     return random_model(config, plan=plan, dtype=torch_dtype, quant=quant), plan
 

@@ -8,7 +8,9 @@ file named by -o; progress, logs and errors go to stderr.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -65,9 +67,10 @@ class Emitter:
 
 
 def run_jobs(paths: list[str], spec: TaskSpec, engine_spec: str, quant, output, as_json, quiet,
-             load=None, shown=None) -> int:
+             load=None, shown=None, keep=None) -> int:
     """Load each document (with `load(path)` when given), run `spec` over it, emit its records;
-    `shown(result)` rewrites the text a result prints as.
+    `shown(result)` rewrites the text a result prints as, `keep(result)` saves what else the
+    command writes (translate's `--write`).
 
     Documents that cannot be read become error records and a non-zero exit; the rest still run."""
     from minimax_cli.batch.run import engine_failure
@@ -83,6 +86,8 @@ def run_jobs(paths: list[str], spec: TaskSpec, engine_spec: str, quant, output, 
                 if engine is None:
                     engine = open_engine(engine_spec, quant, progress)
                 for record, result in spec.records(spec.custom_ids(path), doc, engine, progress):
+                    if keep:
+                        keep(result)
                     emit.success(record, shown(result) if shown else result.text)
                     for warning in result.warnings:
                         console.warn(warning)
@@ -211,10 +216,24 @@ def translate(
     if target is None and output is not None and path != "-":
         src = Path(path)
         target = output.parent / f"{src.stem}.{_lang_tag(to)}{src.suffix or '.txt'}"
-    spec = TaskSpec("translate", to=to, source_language=text(source_language), write=target,
+    spec = TaskSpec("translate", to=to, source_language=text(source_language),
                     glossary=load_glossary(glossary) if glossary is not None else (),
                     **generation(max_new_tokens, temperature, top_p, seed, prompts))
-    return run_jobs([path], spec, model, quant, output, as_json, quiet)
+    keep = None if target is None else (lambda result: write_atomically(target, result.result["translation"]))
+    return run_jobs([path], spec, model, quant, output, as_json, quiet, keep=keep)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file renamed into place: a reader never sees
+    half a translation, and a failed write leaves what was there."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _lang_tag(language: str) -> str:

@@ -29,7 +29,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from minimax_cli.engine.base import GenerationParams
+from minimax_cli.engine.base import GenerationParams, cut_at_stop
 from minimax_cli.progress import NULL_PROGRESS, Progress
 
 
@@ -219,9 +219,8 @@ class Scheduler:
             text = None
             if request.params.stop:
                 text = self.decode(request.tokens)
-                hit = min((i for i in (text.find(s) for s in request.params.stop) if i >= 0), default=-1)
-                if hit >= 0:
-                    text, finish = text[:hit], "stop"
+                if (cut := cut_at_stop(text, request.params.stop)) is not None:
+                    text, finish = cut, "stop"
             if finish:
                 done.append(request)
                 _resolve(request, finish, text if text is not None else self.decode(request.tokens))

@@ -37,7 +37,6 @@ class TaskSpec:
     chapters: bool = False  # summarize: also a summary per chapter
     to: str = ""  # translate
     source_language: str | None = None  # translate
-    write: Path | None = None  # translate: also write the translated document here
     glossary: tuple[Term, ...] = ()  # translate: terms to translate exactly as given
     max_new_tokens: int | None = None
     temperature: float | None = None
@@ -160,7 +159,7 @@ class Translate:
         from minimax_cli.tasks.translate import TranslateOptions
 
         return TranslateOptions(to=spec.to, source_language=spec.source_language, params=params,
-                                output=spec.write, prompt_dirs=spec.prompt_dirs, glossary=spec.glossary)
+                                prompt_dirs=spec.prompt_dirs, glossary=spec.glossary)
 
     def run(self, spec: TaskSpec, doc: Document, engine: Engine, opts, progress: Progress) -> list[TaskResult]:
         from minimax_cli.tasks.translate import translate

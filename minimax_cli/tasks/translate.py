@@ -12,9 +12,7 @@ for one overlong line, and put back together; it counts as translated when every
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,7 +71,6 @@ class TranslateOptions:
     to: str  # target language: a name ("French") or a code ("fr")
     source_language: str | None = None  # None: the model works it out
     params: GenerationParams = field(default_factory=GenerationParams)
-    output: Path | None = None  # also write the translated document here
     prompt_dirs: tuple[Path, ...] = ()
     glossary: tuple[Term, ...] = ()  # terms to translate exactly as given (glossary.load_glossary)
 
@@ -123,8 +120,6 @@ def translate(doc: Document, engine: Engine, opts: TranslateOptions, progress: P
         else:
             misaligned.append(paragraph.id)
     text = paragraphs.join(translated)
-    if opts.output is not None:
-        _write(opts.output, text)
     if misaligned:
         session.warnings.append(f"{len(misaligned)} misaligned paragraph(s) kept in the source language")
     if glossary_missed:
@@ -281,16 +276,3 @@ def language_name(language: str) -> str:
 
 def _unit(paragraph: Paragraph) -> str:
     return f'<p id="{paragraph.id}">{paragraph.text}</p>'
-
-
-def _write(path: Path, text: str) -> None:
-    """Write atomically: a reader never sees half a translation."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

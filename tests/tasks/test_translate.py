@@ -90,12 +90,6 @@ def test_blocks_follow_max_new_tokens():
     assert sent == list(range(1, 21))
 
 
-def test_output_document_is_written(tmp_path):
-    target = tmp_path / "out.md"
-    translate(text("Hello."), FakeEngine(upper), TranslateOptions(to="fr", output=target))
-    assert target.read_text(encoding="utf-8") == "HELLO."
-
-
 def test_parse_units():
     assert parse_units('<p id="1">a</p><p id="2">b</p>', [1, 2]) == {1: "a", 2: "b"}
     assert parse_units('<p id="1">a</p><p id="1">b</p>', [1, 2]) is None  # duplicate

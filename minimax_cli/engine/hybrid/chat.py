@@ -3,7 +3,7 @@
 The published template (tokenizer_config.json) reads only the first text part of user and system
 messages; we render the same text ourselves, as a list of (text, is_content) pieces, so that the
 document inside a message is never one giant string to tokenize and never has its literal
-"<end_of_sentence>" read as a control token. tests/engine/hybrid/test_chat.py checks that the
+"<end_of_sentence>" read as a control token. tests/engine/hybrid/test_engine.py checks that the
 joined pieces equal the checkpoint's own template output.
 """
 
