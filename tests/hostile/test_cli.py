@@ -23,14 +23,21 @@ def inspect_text(*args: str, input: bytes | None = None):
     return runner.invoke(app, ["inspect", "--text", *args], input=input)
 
 
-def test_folder_with_secrets_behind_links_and_ignores(tmp_path):
+def secret_folder(tmp_path: Path, ignored: str) -> Path:
+    """A folder with one good file, a .gitignored secret named `ignored`, and a link to a secret
+    outside it."""
     root = tmp_path / "root"
     root.mkdir()
     (root / "good.txt").write_text("Harbour notes.\n")
-    (root / ".gitignore").write_text(".env\n")
-    (root / ".env").write_text(f"{SECRET}\n")
-    (tmp_path / "outside.txt").write_text(f"{SECRET}\n")
+    (root / ".gitignore").write_text(f"{ignored}\n")
+    (root / ignored).write_text(f"{SECRET}\n")
+    (tmp_path / "outside.txt").write_text(f"{SECRET} outside\n")
     (root / "link.txt").symlink_to(tmp_path / "outside.txt")
+    return root
+
+
+def test_folder_with_secrets_behind_links_and_ignores(tmp_path):
+    root = secret_folder(tmp_path, ".env")
     (root / "loop").symlink_to("loop")
     result = inspect_text(str(root))
     assert result.exit_code == 0, result.output
@@ -73,13 +80,7 @@ def test_batch_reads_a_folder_by_the_same_rule(tmp_path):
     import hashlib
     import json
 
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / "good.txt").write_text("Harbour notes.\n")
-    (root / ".gitignore").write_text("secrets.txt\n")
-    (root / "secrets.txt").write_text(f"{SECRET}\n")
-    (tmp_path / "outside.txt").write_text(f"{SECRET} outside\n")
-    (root / "link.txt").symlink_to(tmp_path / "outside.txt")
+    root = secret_folder(tmp_path, "secrets.txt")
     out = tmp_path / "out.jsonl"
     result = runner.invoke(app, ["batch", str(root), "--task", "summarize", "-m", "tiny", "--max-new-tokens", "2",
                                  "-o", str(out)])
