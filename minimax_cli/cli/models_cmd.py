@@ -115,7 +115,7 @@ def plan(
 
     Example: minimax plan minimax-text-01 --gpus 8 --gpu-mem 141 --context 1000000"""
     from minimax_cli.engine.hybrid.devicemap import GiB, plan_devices
-    from minimax_cli.engine.hybrid.planning import plan_inputs
+    from minimax_cli.engine.planning import plan_inputs
 
     inputs = plan_inputs(model, gpus=gpus, gpu_mem_gib=gpu_mem, context=context, quant=quant)
     if balance not in ("compute", "bytes"):
