@@ -127,8 +127,8 @@ class LocalRunner:
                     yield future.result()  # raises only when the model cannot load: the batch stops
 
     def _limit(self) -> int:
-        if self.engine is None or self.engine.max_in_flight == 1:
-            return 1  # an engine that runs one sequence at a time is not to be called from two threads
+        if self.engine is None or not self.engine.takes_concurrent_calls:
+            return 1  # an engine without a scheduler is not to be called from two threads
         return min(self.concurrency or self.engine.max_in_flight, MAX_CONCURRENCY)
 
     def _timed(self, job: Job) -> Finished:

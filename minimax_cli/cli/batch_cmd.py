@@ -62,7 +62,7 @@ def batch(
                                           "of the GPUs, when one copy fits on fewer GPUs than there are.")] = 1,
     concurrency: Annotated[Optional[int], typer.Option("--concurrency", min=1, help="Documents in flight at once "
                                                        "through the loaded model (default: as many rows as the "
-                                                       "engine decodes at once; 1 on the CPU default).")] = None,
+                                                       "engine decodes at once on GPUs; 1 on the CPU).")] = None,
     ray_address: Annotated[Optional[str], typer.Option("--ray", metavar="ADDRESS", help="Spread the jobs over a "
                                                        "Ray cluster, this process alone writing the results: auto "
                                                        "(the cluster this machine is part of), local (start one "

@@ -125,9 +125,10 @@ class Engine(ABC):
     info: EngineInfo
     chat: "ChatTokenizer"
     default_params: GenerationParams = GenerationParams()
-    # How many jobs a batch should keep in flight on this engine by default (`--concurrency`):
-    # engines that generate many sequences at once raise it from their memory plan.
+    # How many jobs a batch keeps in flight on this engine by default (`--concurrency`), and
+    # whether calls from several threads at once are safe (and batched): engines with a scheduler.
     max_in_flight: int = 1
+    takes_concurrent_calls: bool = False
 
     @property
     def context_window(self) -> int:

@@ -111,11 +111,17 @@ class Scheduler:
     def submit(self, ids: list[int], params: GenerationParams, shared: int = 0,
                progress: Progress = NULL_PROGRESS) -> Future:
         """Queue a request; its future resolves to a `Completion` or raises its error."""
-        request = Request(list(ids), params, shared, progress)
+        return self.submit_many([ids], params, shared, progress)[0]
+
+    def submit_many(self, prompts: list[list[int]], params: GenerationParams, shared: int = 0,
+                    progress: Progress = NULL_PROGRESS) -> list[Future]:
+        """Queue several requests at once: the loop sees them together, so how they are batched
+        does not depend on thread timing (nor, then, their last bits)."""
+        requests = [Request(list(ids), params, shared, progress) for ids in prompts]
         with self._lock:
             if self._closed:
                 raise RuntimeError("the scheduler is closed")
-            self._waiting.append(request)
+            self._waiting.extend(requests)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="minimax-scheduler", daemon=True)
                 self._thread.start()
@@ -123,7 +129,7 @@ class Scheduler:
                     atexit.register(_close, weakref.ref(self))  # weak: the engine stays collectable
                     self._at_exit = True
             self._lock.notify()
-        return request.future
+        return [request.future for request in requests]
 
     def close(self) -> None:
         """Finish what was submitted, then end the loop; later submits are refused."""

@@ -59,8 +59,13 @@ class HybridEngine(Engine):
         self.strip_think = strip_think
         self.default_params = default_params
         self.stop_ids = self._stop_ids()
-        self.max_rows = GPU_ROWS if model.lm_head.weight.is_cuda else CPU_ROWS
-        self.max_in_flight = self.max_rows
+        on_gpu = model.lm_head.weight.is_cuda
+        self.max_rows = GPU_ROWS if on_gpu else CPU_ROWS
+        # On the CPU (synthetic checkpoints: tests, demos) documents go one at a time unless
+        # --concurrency asks for more, so that a run's records are reproducible: a batched step
+        # adds up in another order than one row, which can flip a near-tied token.
+        self.max_in_flight = self.max_rows if on_gpu else 1
+        self.takes_concurrent_calls = True
         self._scheduler: Scheduler | None = None
 
     # ---- construction ---------------------------------------------------------------------
@@ -130,7 +135,7 @@ class HybridEngine(Engine):
         longest = max(len(p) for p in prompts)
         params = replace(params, max_new_tokens=self.room(longest, params))
         scheduler = self.scheduler(progress)
-        return [then(scheduler.submit(ids, params, shared, progress), self._generation) for ids in prompts]
+        return [then(f, self._generation) for f in scheduler.submit_many(prompts, params, shared, progress)]
 
     def scheduler(self, progress: Progress = NULL_PROGRESS) -> Scheduler:
         """The engine's one scheduler (its loop thread starts with the first request)."""
