@@ -22,7 +22,7 @@ from minimax_cli.batch.jobs import Job
 from minimax_cli.batch.requests import ChatSpec
 from minimax_cli.config import cache_dir
 from minimax_cli.engine.base import Engine, GenerationParams, Message
-from minimax_cli.errors import ErrorCode, MinimaxError
+from minimax_cli.errors import MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 from minimax_cli.records import canonical_json
 

@@ -82,5 +82,5 @@ class BatchOutput:
             fd, self._fd = self._fd, None
             try:
                 os.close(fd)  # closing the only descriptor releases the lock
-            except OSError as exc:  # every line was fsynced already; say so rather than crash
-                raise ResultsFileError(self.path, f"closing it failed: {exc.strerror or exc}") from None
+            except OSError as error:  # every line was fsynced already; say so rather than crash
+                raise ResultsFileError(self.path, f"closing it failed: {error.strerror or error}") from None

@@ -69,7 +69,7 @@ class HybridRunner:
             raise MinimaxError(ErrorCode.BAD_REQUEST, "max_new_tokens must be at least 1, temperature at "
                                "least 0, top_p in (0, 1]")
         request.shared = min(request.shared, len(request.ids) - 1)
-        if self._bytes_needed(request) > self.budget:
+        if self._bytes_needed(request, kept_prefixes=False) > self.budget:  # prefixes go when unused
             raise MinimaxError(ErrorCode.OUT_OF_MEMORY, f"a {len(request.ids)}-token prompt with "
                                f"{p.max_new_tokens} new tokens needs more memory than this engine has")
 
@@ -77,10 +77,12 @@ class HybridRunner:
         shared = request.shared if request.shared >= MIN_SHARED_PREFIX else 0
         return len(request.ids) - shared + request.params.max_new_tokens + self.sync_every
 
-    def _bytes_needed(self, request: Request, rows: int = 1, tokens: int = 0) -> int:
-        """Memory for the slots grown to hold this request too, plus its prefill cache."""
+    def _bytes_needed(self, request: Request, rows: int = 1, tokens: int = 0, kept_prefixes: bool = True) -> int:
+        """Memory for the slots grown to hold this request too, plus its prefill cache, plus the
+        shared prefixes kept now (`kept_prefixes`)."""
         slots = self.slots.bytes_for(max(rows, 1), max(tokens, self._own_tokens(request)))
-        return slots + self.slots.bytes_for(1, len(request.ids)) + self._prefix_bytes()
+        kept = self._prefix_bytes() if kept_prefixes else 0
+        return slots + self.slots.bytes_for(1, len(request.ids)) + kept
 
     def _prefix_bytes(self) -> int:
         return sum(self.slots.bytes_for(1, p.cache.capacity) for p in self.prefixes.values())

@@ -202,3 +202,22 @@ def test_progress_shows_rows_running_and_waiting(model):
     sched.close()
     assert progress.lines and progress.lines[0].startswith("generating: 2 running, ")
     assert "2 waiting" in progress.lines[0] and progress.lines[0].endswith("tokens/s")
+
+
+def test_a_kept_prefix_gives_way_to_a_request_that_fits_alone(model):
+    """Prefixes kept for reuse are not counted against a request's chance to ever run: the
+    request that fits the budget alone evicts them and runs."""
+    from minimax_cli.engine.scheduler import Request
+
+    doc = prompts(1, seed=9, low=120, high=121)[0]
+    big = prompts(1, seed=10, low=150, high=151)[0]
+    params = GenerationParams(max_new_tokens=4)
+    probe = HybridRunner(model, context_window=4096, chunk_size=16, max_rows=2, memory_budget=1 << 40)
+    alone_bytes = probe._bytes_needed(Request(big, params), kept_prefixes=False)
+    runner = HybridRunner(model, context_window=4096, chunk_size=16, max_rows=2, memory_budget=alone_bytes)
+    sched = Scheduler(runner, letters, [STOP])
+    for f in [sched.submit(doc + q, GenerationParams(max_new_tokens=2), shared=len(doc)) for q in ([5, 6], [7, 8])]:
+        f.result(timeout=300)
+    assert runner.prefixes  # kept, unused
+    assert sched.submit(big, params).result(timeout=300).tokens == alone(model, big, 4)
+    sched.close()
