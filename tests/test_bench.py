@@ -100,9 +100,10 @@ def test_decode_measures_each_batch_size_and_generate_compares_the_two_ways():
 def test_a_run_the_host_cannot_hold_is_refused_before_it_starts(monkeypatch):
     """The README's 1M-token example on a CPU machine: one line, before any weight is made."""
     import minimax_cli.bench as bench_module
+    from minimax_cli.bench import fit
 
     pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": (24 << 30) // 4096}  # a 24 GiB machine
-    monkeypatch.setattr(bench_module.os, "sysconf", lambda name: pages[name])
+    monkeypatch.setattr(fit.os, "sysconf", lambda name: pages[name])
     monkeypatch.setattr(bench_module, "random_model", lambda *a, **k: pytest.fail("built the model"))
     result = runner.invoke(app, ["bench", "prefill", "--tokens", "1000000", "--json"])
     assert result.exit_code == ExitStatus.ERROR

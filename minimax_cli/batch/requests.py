@@ -13,7 +13,10 @@ Two kinds of line:
 
 A line that cannot run (not JSON, no custom_id, a custom_id seen before, an unsupported url or
 method, a bad option) becomes a job that writes an error line with code `bad_request`; a line
-with no usable custom_id is named `line-N` (its 1-based line number). The rest of the file runs.
+with no usable custom_id, or one seen before, is named `line-N` (its 1-based line number). The
+rest of the file runs. An ask line with several questions writes its records under `ID#q1`,
+`ID#q2`...: those ids count as seen too, and a later line whose own ids (its custom_id, or the
+ids of its questions) were seen is refused.
 
 Chat lines, OpenAI chat-completion requests: Only what a local model can honour is accepted: text content (a string, or a list of
 `{"type": "text"}` parts), roles system / developer / user / assistant with the user speaking
@@ -42,6 +45,9 @@ from minimax_cli.tasks.spec import TaskSpec
 CHAT_URL = "/v1/chat/completions"
 # A line longer than this is refused unread: parsing and tokenizing it would only exhaust memory.
 MAX_LINE_BYTES = 8 << 20
+# Deeper lines are refused: what reads a line after json (fingerprints, records) recurses once a
+# level too, from further down the stack, so json's own limit is not enough. Requests nest ~5 deep.
+MAX_DEPTH = 64
 TASK_OPTIONS = {
     "question": str, "questions": list, "length": str, "strategy": str, "chapters": bool, "to": str,
     "from": str, "max_new_tokens": int, "temperature": (int, float), "top_p": (int, float), "seed": int,
@@ -58,7 +64,8 @@ def read_requests(path: Path, flags: TaskSpec) -> list[Job]:
     except OSError as exc:
         raise MinimaxError(ErrorCode.UNREADABLE, f"cannot read: {exc.strerror or exc}", str(path)) from None
     jobs: list[Job] = []
-    first_line: dict[str, int] = {}  # custom_id -> the line that used it first
+    first_line: dict[str, int] = {}  # custom_id (a line's, or a record's) -> the line that used it first
+    expanded: set[str] = set()  # those of first_line that are a question's record id (`id#qN`)
     for number, raw in enumerate(data.splitlines(), 1):
         if not raw.strip():
             continue
@@ -69,12 +76,15 @@ def read_requests(path: Path, flags: TaskSpec) -> list[Job]:
             jobs.append(refused(synthetic, problem, raw))
             continue
         try:
-            line = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            line = json.loads(raw, parse_constant=_not_json)
+        except ValueError as exc:  # also UnicodeDecodeError, and an integer of over 4,300 digits
             jobs.append(refused(synthetic, _bad(f"not a JSON line: {exc}"), raw))
             continue
         except RecursionError:  # json recurses once per nesting level
             jobs.append(refused(synthetic, _bad("not a JSON line: nested too deeply"), raw))
+            continue
+        if _deeper_than(line, MAX_DEPTH):
+            jobs.append(refused(synthetic, _bad(f"nested too deeply (more than {MAX_DEPTH} levels)"), raw))
             continue
         custom_id = line.get("custom_id") if isinstance(line, dict) else None
         if not isinstance(custom_id, str) or not custom_id:
@@ -86,15 +96,46 @@ def read_requests(path: Path, flags: TaskSpec) -> list[Job]:
                                            "Unicode text"), raw))
             continue
         if custom_id in first_line:
-            problem = _bad(f"duplicate custom_id {custom_id!r} (first on line {first_line[custom_id]})")
-            jobs.append(refused(synthetic, problem, raw))
+            jobs.append(refused(synthetic, _duplicate(custom_id, first_line, expanded), raw))
             continue
         first_line[custom_id] = number
         try:
-            jobs.append(_task_job(line, path.parent, flags) if "task" in line else _chat_job(line, flags))
+            job = _task_job(line, path.parent, flags) if "task" in line else _chat_job(line, flags)
         except MinimaxError as exc:
             jobs.append(refused(custom_id, exc, raw))
+            continue
+        # An ask line with several questions writes its records under `id#q1`, `id#q2`...: ids
+        # that an earlier line may hold, or a later line name, as its own.
+        taken = next((cid for cid in job.custom_ids if cid in first_line and cid != custom_id), None)
+        if taken is not None:
+            jobs.append(refused(custom_id, _duplicate(taken, first_line, expanded), raw))
+            continue
+        for cid in job.custom_ids:
+            if cid != custom_id:
+                first_line[cid] = number
+                expanded.add(cid)
+        jobs.append(job)
     return jobs
+
+
+def _duplicate(custom_id: str, first_line: dict[str, int], expanded: set[str]) -> MinimaxError:
+    how = ", the id of one of its questions" if custom_id in expanded else ""
+    return _bad(f"duplicate custom_id {custom_id!r} (first on line {first_line[custom_id]}{how})")
+
+
+def _not_json(constant: str) -> float:
+    # Python's json reads NaN and Infinity; they would reach records that no other reader reads.
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    level = [value]
+    for _ in range(limit):  # a level at a time: no recursion
+        level = [child for x in level if isinstance(x, (dict, list))
+                 for child in (x.values() if isinstance(x, dict) else x)]
+        if not level:
+            return False
+    return True
 
 
 def _chat_job(line: dict, flags: TaskSpec) -> Job:
@@ -126,6 +167,7 @@ def _task_job(line: dict, folder: Path, flags: TaskSpec) -> Job:
         value = line.get(name)
         if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
             raise _bad(f"{name} has the wrong type: {value!r}")
+    line = {k: v for k, v in line.items() if v is not None or k not in TASK_OPTIONS}  # null: not given
     questions = ([line["question"]] if line.get("question") else []) + list(line.get("questions") or [])
     if not all(isinstance(q, str) and q.strip() for q in questions):
         raise _bad("questions must be non-empty strings")
@@ -142,8 +184,8 @@ def _task_job(line: dict, folder: Path, flags: TaskSpec) -> Job:
         to=line.get("to", flags.to),
         source_language=line.get("from", flags.source_language),
         max_new_tokens=line.get("max_new_tokens", flags.max_new_tokens),
-        temperature=_float(line.get("temperature", flags.temperature)),
-        top_p=_float(line.get("top_p", flags.top_p)),
+        temperature=_float(line.get("temperature", flags.temperature), "temperature"),
+        top_p=_float(line.get("top_p", flags.top_p), "top_p"),
         seed=line.get("seed", flags.seed),
     )
     spec.check()
@@ -151,8 +193,13 @@ def _task_job(line: dict, folder: Path, flags: TaskSpec) -> Job:
                input=str(folder / source))
 
 
-def _float(value: int | float | None) -> float | None:
-    return None if value is None else float(value)  # 0 and 0.0 must fingerprint alike
+def _float(value: int | float | None, name: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)  # 0 and 0.0 must fingerprint alike
+    except OverflowError:  # an integer past the largest float
+        raise _bad(f"{name} is too large") from None
 
 
 def _bad(message: str) -> MinimaxError:
@@ -244,7 +291,8 @@ def _message(raw: object, index: int) -> Message:
     where = f"messages[{index}]"
     if not isinstance(raw, dict):
         raise _bad(f"{where} must be an object")
-    role = ROLES.get(raw.get("role"))  # type: ignore[arg-type]
+    role = raw.get("role")
+    role = ROLES.get(role) if isinstance(role, str) else None
     if role is None:
         raise _bad(f"{where}.role must be one of {', '.join(ROLES)}")
     content = raw.get("content")
@@ -271,7 +319,7 @@ def _number(value: object, name: str, kind: type, *, minimum: float | None = Non
         raise _bad(f"{name} must be {'above' if exclusive else 'at least'} {minimum:g}")
     if maximum is not None and value > maximum:
         raise _bad(f"{name} must be at most {maximum:g}")
-    return kind(value)
+    return int(value) if kind is int else _float(value, name)
 
 
 def _stop(value: object) -> tuple[str, ...]:

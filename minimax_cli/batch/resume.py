@@ -35,7 +35,7 @@ from minimax_cli.batch.jobs import Job
 from minimax_cli.batch.requests import ChatSpec
 from minimax_cli.engine.base import GenerationParams
 from minimax_cli.errors import MinimaxError
-from minimax_cli.records import canonical_json
+from minimax_cli.records import Record, RecordError, canonical_json
 from minimax_cli.sources import load_document
 from minimax_cli.tasks.spec import TaskSpec
 
@@ -92,28 +92,32 @@ def job_fingerprints(job: Job, model: dict, defaults: GenerationParams) -> tuple
     return (fingerprint(sha, prompt, model, settings),)
 
 
-def record_fingerprint(record: dict) -> str | None:
-    """The fingerprint a record was written with (success: in its body; error: in its error)."""
-    if record.get("error"):
-        return record["error"].get("fingerprint")
-    return ((record.get("response") or {}).get("body") or {}).get("fingerprint")
-
-
-def settled(record: dict | None, fp: str | None) -> bool:
+def settled(record: Record | None, fp: str | None) -> bool:
     """Whether `record`, a custom_id's last line, settles it for fingerprint `fp`: a success, or
     a failure of the input itself (status 400: encrypted, binary, empty, bad request ...), which
     the same input, prompt, model and settings would only repeat. Failures of the model or the
     machine (status 500) are not settled: a rerun tries them again."""
-    if record is None or fp is None or record_fingerprint(record) != fp:
+    if record is None or fp is None or record.fingerprint != fp:
         return False
-    status = (record.get("response") or {}).get("status_code")
-    return status == 400 if record.get("error") else status == 200
+    return record.status_code == (400 if record.error is not None else 200)
 
 
 def latest_records(records: Iterable[dict]) -> dict[str, dict]:
     """The last record of each custom_id: its current result (readers of a results file want
     this too: `jq -s 'group_by(.custom_id) | map(last)'` does the same)."""
+    # Keyed before parsing: a malformed last line still supersedes the lines before it.
     return {record["custom_id"]: record for record in records if isinstance(record.get("custom_id"), str)}
+
+
+def last_record(raw: dict | None) -> Record | None:
+    """A custom_id's last line as a record; None when there is none or it is not a record, which
+    settles nothing, so the custom_id runs again."""
+    if raw is None:
+        return None
+    try:
+        return Record.from_json(raw)
+    except RecordError:
+        return None
 
 
 @dataclass
@@ -127,16 +131,17 @@ class BatchPlan:
 def plan_batch(jobs: list[Job], existing: Iterable[dict], model: dict, defaults: GenerationParams,
                force: bool = False) -> BatchPlan:
     """Fingerprint every job and set aside the custom_ids that `existing` records settle."""
-    latest = latest_records(existing)
+    latest = {cid: last_record(raw) for cid, raw in latest_records(existing).items()}
     plan = BatchPlan(pending=[], skipped=[])
     for job in jobs:
         if job.problem is None:
             job = replace(job, fingerprints=job_fingerprints(job, model, defaults))
         todo = []
         for i, (cid, fp) in enumerate(zip(job.custom_ids, job.fingerprints)):
-            if force or not settled(latest.get(cid), fp):
+            last = latest.get(cid)
+            if force or not settled(last, fp):
                 todo.append(i)
-            elif latest[cid].get("error"):
+            elif last.error is not None:
                 plan.skipped_failures += 1
         plan.skipped_ids += len(job.custom_ids) - len(todo)
         if not todo:

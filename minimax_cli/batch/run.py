@@ -23,7 +23,7 @@ from minimax_cli.batch.resume import BatchPlan
 from minimax_cli.engine.base import Engine
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
-from minimax_cli.records import envelope, error_record
+from minimax_cli.records import Record, envelope, error_record
 from minimax_cli.sources import load_document
 
 MAX_CONCURRENCY = 256  # documents in flight at most, whatever the engine could take
@@ -58,9 +58,9 @@ def failure_records(job: Job, problem: MinimaxError) -> list[dict]:
 
 def _stamped(records: list[dict], job: Job) -> list[dict]:
     """The records with their fingerprints: a success's in its body, an error's in its error."""
-    for record, fp in zip(records, job.fingerprints):
+    for i, (record, fp) in enumerate(zip(records, job.fingerprints)):
         if fp is not None:
-            (record["error"] or record["response"]["body"])["fingerprint"] = fp
+            records[i] = Record.from_json(record).stamp(fp).to_json()
     return records
 
 
@@ -196,9 +196,10 @@ def run_batch(plan: BatchPlan, output: BatchOutput, runner: Runner, progress: Pr
         for number, finished in enumerate(chain(refusals, runner.run(runnable)), 1):
             for record in finished.records:
                 output.append(record)
-            outcome = _outcome(finished, number, total)
-            result.done += sum(1 for r in finished.records if not r["error"])
-            result.failed += sum(1 for r in finished.records if r["error"])
+            records = [Record.from_json(record) for record in finished.records]
+            outcome = _outcome(finished, records, number, total)
+            result.done += sum(1 for r in records if r.error is None)
+            result.failed += sum(1 for r in records if r.error is not None)
             result.tokens += outcome.tokens
             documents.advance()
             tokens.advance(outcome.tokens)
@@ -211,11 +212,8 @@ def run_batch(plan: BatchPlan, output: BatchOutput, runner: Runner, progress: Pr
     return result
 
 
-def _outcome(finished: Finished, number: int, total: int) -> Outcome:
-    errors = [r["error"] for r in finished.records if r["error"]]
-    tokens = 0
-    for record in finished.records:
-        usage = ((record["response"] or {}).get("body") or {}).get("usage") or {}
-        tokens += usage.get("total_tokens", 0)
+def _outcome(finished: Finished, records: list[Record], number: int, total: int) -> Outcome:
+    errors = [r.error for r in records if r.error is not None]
+    tokens = sum(r.total_tokens for r in records)
     return Outcome(number, total, finished.job.label, not errors, finished.seconds, tokens,
-                   errors[0] if errors else None, finished.where)
+                   errors[0].to_json() if errors else None, finished.where)

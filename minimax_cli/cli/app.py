@@ -1,5 +1,6 @@
-"""The `minimax` command line, root only: the Typer app, its root options, and the commands of the
-*_cmd modules registered in the order `minimax --help` lists them. Entry point: `main`.
+"""The `minimax` command line, root only: the Typer app, its root options (defined in common.py)
+and the commands of the *_cmd modules, registered in the order `minimax --help` lists them. Entry
+point: `main`.
 
 Results go to stdout, progress and errors to stderr; exit codes: cli/exit.py. Every command's
 errors leave through common.exit_status (the root group, common.GuardedGroup, routes them there).
@@ -20,12 +21,13 @@ app = typer.Typer(
     help="Offline long-document jobs (summarize, ask, review, translate) on the MiniMax hybrid "
     "model, or on a small embedded model when there is no GPU. Results are JSONL records.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion; the shell runs `minimax` itself
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain Click help: paragraphs rewrap cleanly, docs/cli.md stays plain text
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.callback()(common.root_options)
+
+app.callback()(common.root_options)  # --version, --debug
 
 app.command("summarize")(jobs_cmd.summarize)
 app.command("ask")(jobs_cmd.ask)
@@ -45,5 +47,5 @@ def main() -> None:
         warnings.simplefilter("ignore")  # before the root callback runs: warnings raised while importing
     try:
         app(prog_name="minimax")
-    except KeyboardInterrupt as exc:  # outside a command (while parsing): the same line and code
+    except (Exception, KeyboardInterrupt) as exc:  # outside a command (parsing, --install-completion)
         sys.exit(common.exit_status(exc, debug="--debug" in sys.argv[1:]))

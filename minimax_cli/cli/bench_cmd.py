@@ -1,4 +1,4 @@
-"""`minimax bench ...`: the benchmark commands (core in minimax_cli/bench.py)."""
+"""`minimax bench ...`: the benchmark commands (core in the package minimax_cli/bench/)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """What every command module shares: the options several commands take (as `Annotated` aliases),
-the root options (--version, --debug), the one path from an exception to an `error:` line and an
-exit code, and the edge helpers that make argv text and option values safe before use.
+the root options (--version, whose report is cli/version.py's, and --debug), the one path from an
+exception to an `error:` line and an exit code, and the edge helpers that make argv text and
+option values safe before use.
 
 Command modules import this module, never the root (app.py), so the root can import them all.
 """
@@ -18,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
-from minimax_cli.cli import console
+from minimax_cli.cli import console, version
 from minimax_cli.cli.exit import ExitStatus, status_for
 from minimax_cli.errors import ErrorCode, MinimaxError
 
@@ -59,23 +60,18 @@ EXTRAS = {"optimum": ("int8 weights (--quant int8) need optimum-quanto", "int8")
 
 # ---- the root options ---------------------------------------------------------------------------
 
-def _print_version(value: bool) -> None:
-    if not value:
-        return
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        number = version("minimax-cli")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        number = "unknown"
-    console.out(f"minimax {number}")
-    raise typer.Exit(ExitStatus.OK)
+def _print_versions(ctx: typer.Context, value: bool) -> None:
+    if value and not ctx.resilient_parsing:  # resilient: the shell is completing a command line
+        console.out(version.report())
+        raise typer.Exit(ExitStatus.OK)
 
 
 def root_options(
     ctx: typer.Context,
-    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
-                                          help="Print `minimax VERSION` and exit.")] = False,
+    show_version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_versions,
+        help="Print `minimax VERSION`, then those of Python, torch, CUDA (and the GPUs it sees), "
+        "transformers and the optional libraries, one a line, and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="On an error, print the traceback too; show "
                                         "warnings from libraries.")] = False,
 ) -> None:

@@ -8,6 +8,7 @@ same records (custom_ids, settings, prompt fingerprint) whichever way it was ask
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from importlib import import_module
 from pathlib import Path
 
 from minimax_cli.engine.base import Engine, GenerationParams
@@ -113,58 +114,37 @@ class TaskSpec:
 
 
 # ---- the task registry ---------------------------------------------------------------------------
-# Each task: how its options are built from a spec and how it runs; the options name the settings
-# a record carries (`options.settings()`). Task modules are imported when a task runs.
+# Each task lives in minimax_cli/tasks/<name>.py as a function <name> and an options class whose
+# settings() a record carries; the module is imported only when the task runs.
 
 
-class Summarize:
+@dataclass(frozen=True)
+class TaskEntry:
+    """How one task builds its options from a spec and runs."""
+
+    name: str
+    options_class: str
+    spec_fields: tuple[str, ...] = ()  # the spec's values the options class takes, by the same names
+    per_question: bool = False  # ask: the questions go in, one result comes back per question
+
     def options(self, spec: TaskSpec, params: GenerationParams):
-        from minimax_cli.tasks.summarize import SummarizeOptions
-
-        return SummarizeOptions(length=spec.length, strategy=spec.strategy, params=params,
-                                prompt_dirs=spec.prompt_dirs, chapters=spec.chapters)
+        options_class = getattr(self._module(), self.options_class)
+        return options_class(params=params, prompt_dirs=spec.prompt_dirs,
+                             **{name: getattr(spec, name) for name in self.spec_fields})
 
     def run(self, spec: TaskSpec, doc: Document, engine: Engine, opts, progress: Progress) -> list[TaskResult]:
-        from minimax_cli.tasks.summarize import summarize
+        task = getattr(self._module(), self.name)
+        if self.per_question:
+            return task(doc, engine, list(spec.questions), opts, progress)
+        return [task(doc, engine, opts, progress)]
 
-        return [summarize(doc, engine, opts, progress)]
-
-
-class Ask:
-    def options(self, spec: TaskSpec, params: GenerationParams):
-        from minimax_cli.tasks.ask import AskOptions
-
-        return AskOptions(params=params, prompt_dirs=spec.prompt_dirs)
-
-    def run(self, spec: TaskSpec, doc: Document, engine: Engine, opts, progress: Progress) -> list[TaskResult]:
-        from minimax_cli.tasks.ask import ask
-
-        return ask(doc, engine, list(spec.questions), opts, progress)
+    def _module(self):
+        return import_module(f"minimax_cli.tasks.{self.name}")
 
 
-class Review:
-    def options(self, spec: TaskSpec, params: GenerationParams):
-        from minimax_cli.tasks.review import ReviewOptions
-
-        return ReviewOptions(params=params, prompt_dirs=spec.prompt_dirs)
-
-    def run(self, spec: TaskSpec, doc: Document, engine: Engine, opts, progress: Progress) -> list[TaskResult]:
-        from minimax_cli.tasks.review import review
-
-        return [review(doc, engine, opts, progress)]
-
-
-class Translate:
-    def options(self, spec: TaskSpec, params: GenerationParams):
-        from minimax_cli.tasks.translate import TranslateOptions
-
-        return TranslateOptions(to=spec.to, source_language=spec.source_language, params=params,
-                                prompt_dirs=spec.prompt_dirs, glossary=spec.glossary)
-
-    def run(self, spec: TaskSpec, doc: Document, engine: Engine, opts, progress: Progress) -> list[TaskResult]:
-        from minimax_cli.tasks.translate import translate
-
-        return [translate(doc, engine, opts, progress)]
-
-
-TASK_REGISTRY = {"summarize": Summarize(), "ask": Ask(), "review": Review(), "translate": Translate()}
+TASK_REGISTRY = {entry.name: entry for entry in (
+    TaskEntry("summarize", "SummarizeOptions", ("length", "strategy", "chapters")),
+    TaskEntry("ask", "AskOptions", per_question=True),
+    TaskEntry("review", "ReviewOptions"),
+    TaskEntry("translate", "TranslateOptions", ("to", "source_language", "glossary")),
+)}

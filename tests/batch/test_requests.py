@@ -59,6 +59,30 @@ def test_bad_lines_become_bad_request_jobs_and_the_rest_runs(tmp_path):
     assert ask.input == str(tmp_path / "doc.txt") and ask.spec.questions == ("When?",)
 
 
+@pytest.mark.parametrize("order", ["ask_first", "ask_last"])
+def test_an_id_an_ask_line_expands_to_is_a_duplicate_too(tmp_path, order):
+    """`a` with two questions writes records `a#q1` and `a#q2`: a line of its own named `a#q1`,
+    before or after it, must not make a second record under that id; the later line is refused."""
+    (tmp_path / "doc.txt").write_text("The wharf reopened in 1999.")
+    ask = {"custom_id": "a", "task": "ask", "input": "doc.txt", "questions": ["When?", "Where?"]}
+    lines = [ask, chat_line("a#q1"), chat_line("b")]
+    if order == "ask_last":
+        lines = [chat_line("a#q1"), ask, chat_line("b")]
+    jobs = read_requests(request_file(tmp_path, *lines), FLAGS)
+    ids = [cid for job in jobs for cid in job.custom_ids]
+    assert len(ids) == len(set(ids)), ids
+    problems = {job.label: job.problem for job in jobs if job.problem}
+    if order == "ask_first":
+        assert [job.custom_ids for job in jobs if not job.problem] == [("a#q1", "a#q2"), ("b",)]
+        assert set(problems) == {"line-2"}
+        assert "duplicate custom_id 'a#q1' (first on line 1" in problems["line-2"].message
+    else:
+        assert [job.custom_ids for job in jobs if not job.problem] == [("a#q1",), ("b",)]
+        assert set(problems) == {"a"}
+        assert "duplicate custom_id 'a#q1' (first on line 1)" in problems["a"].message
+    assert {problem.code.value for problem in problems.values()} == {"bad_request"}
+
+
 def test_chat_round_trip_in_the_openai_shape(tmp_path):
     path = request_file(
         tmp_path,

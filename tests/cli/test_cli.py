@@ -232,3 +232,41 @@ def test_a_file_name_with_a_newline_gives_a_one_line_error(tmp_path):
     r = run("summarize", "-m", "tiny", tmp_path / "two\nlines.txt")
     assert r.exit_code == ExitStatus.INPUT
     assert r.stderr.count("\n") == 1 and "two\\nlines.txt" in r.stderr
+
+
+# ---- shell completion ------------------------------------------------------------------------------
+
+def test_show_completion_prints_a_bash_script_for_minimax(monkeypatch):
+    import typer.completion
+
+    monkeypatch.setattr(typer.completion, "_get_shell_name", lambda: "bash")  # as if run from bash
+    r = runner.invoke(app, ["--show-completion"], prog_name="minimax")
+    assert r.exit_code == 0, r.output
+    assert "complete -o default -F _minimax_completion minimax" in r.stdout
+    assert "_MINIMAX_COMPLETE=complete_bash" in r.stdout
+
+
+def test_completion_completes_without_running_the_root_options():
+    """What the shell asks on <TAB>: the commands that match, exit 0; the eager --version on the
+    line being completed must not print the versions into the completions."""
+    env = {"_MINIMAX_COMPLETE": "complete_bash", "COMP_WORDS": "minimax --version su", "COMP_CWORD": "2"}
+    r = runner.invoke(app, [], env=env, prog_name="minimax")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.split() == ["summarize"]
+
+
+def test_install_completion_that_cannot_write_is_one_error_line(tmp_path):
+    """--install-completion runs while the root parses its options, outside any command: a home
+    it cannot write to still gives one `error:` line and exit 1, not a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    home.write_text("a file, not a folder")
+    env = {**os.environ, "HOME": str(home), "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    done = subprocess.run([sys.executable, "-m", "minimax_cli", "--install-completion", "bash"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == ExitStatus.ERROR, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr
+    assert str(home) in done.stderr

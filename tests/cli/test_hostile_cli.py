@@ -35,7 +35,7 @@ def test_version():
     from importlib.metadata import version
 
     r = run("--version")
-    assert r.exit_code == 0 and r.stdout == f"minimax {version('minimax-cli')}\n"
+    assert r.exit_code == 0 and r.stdout.splitlines()[0] == f"minimax {version('minimax-cli')}"
 
 
 @pytest.mark.parametrize("exc", [RuntimeError("boom"), PermissionError(13, "Permission denied"),

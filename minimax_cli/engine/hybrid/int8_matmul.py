@@ -6,7 +6,7 @@ decoded token it writes and re-reads 2 bytes per weight where 1 would do (measur
 decode speed). This kernel reads each int8 weight once, converts it in registers, accumulates in
 fp32 and applies the per-row scale at the end.
 
-Shapes: x [M, K] bf16/fp16 (M <= 16), w [N, K] int8, scale [N] (any float dtype) -> y [M, N].
+Shapes: x [M, K] bf16/fp16 (M <= 256), w [N, K] int8, scale [N] (any float dtype) -> y [M, N].
 `int8_matmul_reference` is the same computation in plain torch (tests and CPU).
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-MAX_ROWS = 16  # tl.dot needs 16 rows; decode has 1, a small batch of decodes up to 16
+MAX_ROWS = 256  # decode batches; larger inputs (prefill) dequantize once and run a bf16 matmul
 
 
 def int8_matmul_reference(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -28,25 +28,23 @@ def _build_kernel():
     import triton
     import triton.language as tl
 
-    @triton.autotune(
-        configs=[
-            triton.Config({"BLOCK_N": 64, "BLOCK_K": 256, "SPLIT_K": 1}, num_warps=4),
-            triton.Config({"BLOCK_N": 32, "BLOCK_K": 256, "SPLIT_K": 2}, num_warps=4),
-            triton.Config({"BLOCK_N": 64, "BLOCK_K": 128, "SPLIT_K": 2}, num_warps=4),
-            triton.Config({"BLOCK_N": 128, "BLOCK_K": 128, "SPLIT_K": 1}, num_warps=8),
-            triton.Config({"BLOCK_N": 32, "BLOCK_K": 512, "SPLIT_K": 4}, num_warps=4),
-        ],
-        key=["N", "K"],
-        reset_to_zero=["y_ptr"],
-    )
+    shapes = [(64, 256, 1, 4, 3), (64, 256, 1, 4, 5), (32, 512, 1, 4, 3), (128, 128, 1, 8, 3),
+              (32, 256, 2, 4, 3), (128, 64, 1, 8, 4), (16, 512, 1, 4, 4)]
+    configs = [triton.Config({"BLOCK_M": m, "BLOCK_N": n, "BLOCK_K": k, "SPLIT_K": split},
+                             num_warps=warps, num_stages=stages)
+               for m in (16, 32, 64) for n, k, split, warps, stages in shapes]
+
+    @triton.autotune(configs=configs, key=["N", "K", "ROWS"], reset_to_zero=["y_ptr"])
     @triton.jit
-    def kernel(x_ptr, w_ptr, s_ptr, y_ptr, M, N, K, stride_xm, stride_wn, stride_ym,
-               BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, SPLIT_K: tl.constexpr):
-        pid_n = tl.program_id(0)
-        pid_k = tl.program_id(1)
-        rows = tl.arange(0, 16)
+    def kernel(x_ptr, w_ptr, s_ptr, y_ptr, M, N, K, stride_xm, stride_wn, stride_ym, ROWS,
+               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, SPLIT_K: tl.constexpr):
+        # row blocks vary fastest, so the programs that share a weight tile run together and
+        # all but the first find it in L2
+        rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+        pid_n = tl.program_id(1)
+        pid_k = tl.program_id(2)
         cols = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-        acc = tl.zeros((16, BLOCK_N), dtype=tl.float32)
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
         k_per_split = tl.cdiv(K, SPLIT_K)
         k_start = pid_k * k_per_split
         for k in range(k_start, k_start + k_per_split, BLOCK_K):
@@ -70,7 +68,8 @@ def _build_kernel():
 
 
 def int8_matmul(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """Triton kernel on CUDA for M <= 16 rows; the reference otherwise."""
+    """Triton kernel on CUDA for M <= MAX_ROWS rows; the reference otherwise. Rows go in blocks of
+    16 to 64 (tl.dot's least is 16), tuned per power of two of M."""
     global _kernel
     M, K = x.shape
     N = w.shape[0]
@@ -81,10 +80,12 @@ def int8_matmul(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor) -> torch.
     x = x.contiguous()
     y = torch.zeros(M, N, device=x.device, dtype=torch.float32)  # fp32: split-K adds into it
 
-    def grid(meta):
-        return (triton_cdiv(N, meta["BLOCK_N"]), meta["SPLIT_K"])
+    rows = max(16, 1 << (M - 1).bit_length())  # the tuning key: one tuning per bucket of M
 
-    _kernel[grid](x, w, scale, y, M, N, K, x.stride(0), w.stride(0), y.stride(0))
+    def grid(meta):
+        return (triton_cdiv(M, meta["BLOCK_M"]), triton_cdiv(N, meta["BLOCK_N"]), meta["SPLIT_K"])
+
+    _kernel[grid](x, w, scale, y, M, N, K, x.stride(0), w.stride(0), y.stride(0), rows)
     return y.to(x.dtype)
 
 

@@ -106,16 +106,16 @@ def load_checkpoint(folder: Path, *, dtype: str | torch.dtype | None = None,
         progress.log(f"ignored {len(unexpected)} checkpoint tensors this architecture does not use, "
                      f"e.g. {', '.join(unexpected[:3])}")
     init_buffers(model)
-    if quant == "none":
-        stack_experts(model)
+    stack_experts(model)
     return model.eval()
 
 
 def stack_experts(model: HybridForCausalLM) -> None:
     """Each layer's expert weights as one stacked tensor (model.SparseMoE.stack_experts), for the
-    decode batches that run every expert. int8 experts stay as they are."""
+    grouped decode kernels (bf16, or int8 with its scales)."""
     for layer in model.model.layers:
         layer.block_sparse_moe.stack_experts()
+        release_freed_memory()  # the experts' old tensors, before the next layer's stack is made
 
 
 def head_dtype(device: torch.device, dtype: torch.dtype) -> torch.dtype:

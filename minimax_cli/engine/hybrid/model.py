@@ -23,7 +23,10 @@ from torch import nn
 
 from minimax_cli.engine.hybrid.cache import HybridCache
 from minimax_cli.engine.hybrid.config import SOFTMAX, HybridConfig
+from minimax_cli.engine.hybrid.grouped_experts import MAX_TOKENS as GROUPED_MAX_TOKENS
+from minimax_cli.engine.hybrid.grouped_experts import grouped_experts
 from minimax_cli.engine.hybrid.lightning import lightning
+from minimax_cli.engine.hybrid.quant import is_quantized
 
 
 class RMSNorm(nn.Module):
@@ -126,13 +129,15 @@ DENSE_MAX_TOKENS = 128  # up to here, a decode step's MoE may run every expert o
 class SparseMoE(nn.Module):
     """Top-k of E experts per token; router softmax in fp32, top-k renormalised.
 
-    Three ways to run the same sum, by how many (token, expert) pairs there are:
-    - a few (one decode row): each pair directly;
-    - many (prefill): tokens grouped by expert with one sort, each expert once over its tokens;
-    - a decode batch whose pairs touch about every expert anyway (pairs >= 2E), when the experts'
-      weights are stacked (`stack_experts`): every expert over every row in three batched
-      matmuls, weighted by the router (zero for the experts a row did not choose). It reads the
-      same weights the grouped path would, and needs no host sync to learn the groups' sizes.
+    Four ways to run the same sum, by device and by how many (token, expert) pairs there are:
+    - a decode batch on a GPU, once the experts are stacked (`stack_experts`): the grouped Triton
+      kernels (grouped_experts.py), which sort the pairs by expert on the device, read each
+      chosen expert once, bf16 or int8, and never wait for the host (CUDA-graph safe);
+    - a few pairs on the CPU (one decode row): each pair directly;
+    - a CPU decode batch whose pairs touch about every expert anyway (pairs >= 2E): every expert
+      over every row in three batched matmuls, weighted by the router (zero for the experts a
+      row did not choose);
+    - many (prefill): tokens grouped by expert with one sort, each expert once over its tokens.
     """
 
     def __init__(self, config: HybridConfig):
@@ -142,6 +147,7 @@ class SparseMoE(nn.Module):
         self.experts = nn.ModuleList(
             Expert(config.hidden_size, config.intermediate_size) for _ in range(config.num_local_experts))
         self.stacked: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # w1, w3, w2 [E, out, in]
+        self.scales: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # int8: [E, out] each
 
     def forward(self, x):
         B, T, C = x.shape
@@ -150,9 +156,11 @@ class SparseMoE(nn.Module):
         weights, chosen = torch.topk(logits.softmax(-1), self.top_k, dim=-1)  # [N, k]
         weights = weights / weights.sum(-1, keepdim=True)
         pairs = flat.shape[0] * self.top_k
-        if pairs <= SMALL_BATCH:
+        if x.is_cuda and self.stacked is not None and flat.shape[0] <= GROUPED_MAX_TOKENS:
+            out = grouped_experts(flat, chosen, weights, self.stacked, self.scales)
+        elif pairs <= SMALL_BATCH:
             out = self._few_tokens(flat, weights, chosen)
-        elif (self.stacked is not None and pairs >= 2 * len(self.experts)
+        elif (self.stacked is not None and self.scales is None and pairs >= 2 * len(self.experts)
               and flat.shape[0] <= DENSE_MAX_TOKENS):
             out = self._every_expert(flat, weights, chosen)
         else:
@@ -161,16 +169,24 @@ class SparseMoE(nn.Module):
 
     @torch.no_grad()
     def stack_experts(self) -> None:
-        """Move the experts' weights into three [E, out, in] tensors, the experts' own weights
-        becoming views of them (no second copy), for `_every_expert`."""
-        stacked = []
+        """Move the experts' weights into three [E, out, in] tensors (int8 ones with their [E, out]
+        scales), the experts' own weights becoming views of them: no second copy."""
+        stacked, scales = [], []
         for proj in ("w1", "w3", "w2"):
             linears = [getattr(e, proj) for e in self.experts]
-            stack = torch.stack([lin.weight.data for lin in linears])
-            for e, lin in enumerate(linears):
-                lin.weight = nn.Parameter(stack[e], requires_grad=False)
+            if is_quantized(linears[0]):  # quanto's int8 tensor: its int8 data and scale re-pointed
+                stack = torch.stack([lin.weight._data for lin in linears])
+                scale = torch.stack([lin.weight._scale for lin in linears])  # [E, out, 1]
+                for e, lin in enumerate(linears):
+                    lin.weight._data, lin.weight._scale = stack[e], scale[e]
+                scales.append(scale.squeeze(-1))
+            else:
+                stack = torch.stack([lin.weight.data for lin in linears])
+                for e, lin in enumerate(linears):
+                    lin.weight = nn.Parameter(stack[e], requires_grad=False)
             stacked.append(stack)
         self.stacked = tuple(stacked)
+        self.scales = tuple(scales) if scales else None
 
     def _every_expert(self, flat, weights, chosen):
         w1, w3, w2 = self.stacked

@@ -7,7 +7,8 @@ prefilled, starting from a copy of the prefix's states. Unused prefixes stay unt
 wanted, so the next question over the same document finds its prefix ready.
 
 Each decode step embeds every row's pending token, runs the layers over a `DecodeView`, and picks
-the next tokens on the device (sampling.py); the host reads them every `sync_every` steps.
+the next tokens on the device (sampling.py); the host reads them every `sync_every` steps. On one
+GPU the step (all but the sampling) is replayed as a CUDA graph per step shape (graphs.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import torch
 from minimax_cli.engine.base import MIN_SHARED_PREFIX
 from minimax_cli.engine.hybrid.cache import HybridCache
 from minimax_cli.engine.hybrid.model import HybridForCausalLM
-from minimax_cli.engine.hybrid.slots import SharedPrefix, SlotCache
+from minimax_cli.engine.hybrid.graphs import DecodeSteps, graphs_wanted
+from minimax_cli.engine.hybrid.slots import DecodeView, SharedPrefix, SlotCache
 from minimax_cli.engine.hybrid.stream import prefill
 from minimax_cli.engine.sampling import sample_tokens
 from minimax_cli.engine.scheduler import Request
@@ -31,7 +33,7 @@ GPU_SYNC_EVERY = 8  # decode steps between token reads on a GPU (a read waits fo
 
 class HybridRunner:
     def __init__(self, model: HybridForCausalLM, *, context_window: int, chunk_size: int,
-                 max_rows: int, memory_budget: int):
+                 max_rows: int, memory_budget: int, graphs: bool = True):
         self.model = model
         self.window = context_window
         self.chunk_size = chunk_size
@@ -41,6 +43,7 @@ class HybridRunner:
         self.head_device = model.lm_head.weight.device
         self.sync_every = GPU_SYNC_EVERY if self.head_device.type == "cuda" else 1
         self.slots = SlotCache(model.config, model.layer_devices(), model.model.embed_tokens.weight.dtype)
+        self.steps = DecodeSteps(self.slots, self.embed_device, graphs and graphs_wanted(model.layer_devices()))
         self.prefixes: dict[tuple[int, ...], SharedPrefix] = {}  # insertion order = age
         self._work: dict[int, object] = {}  # a request's prefill in progress (a generator)
         self._alone = False
@@ -48,6 +51,7 @@ class HybridRunner:
 
     def reset(self) -> None:
         self.slots.release()
+        self.steps.clear()
         self.requests: list[Request] = []  # by slot
         self.params: list[tuple[float, float, int, int]] = []  # temperature, top_p, seed, step
         self._pending = torch.zeros(0, dtype=torch.long, device=self.embed_device)  # next input per row
@@ -181,14 +185,18 @@ class HybridRunner:
     @torch.inference_mode()
     def step(self) -> None:
         B = self.slots.active
-        view = self.slots.view()
-        x = self.model.embed(self._pending[:, None])  # [B, 1, C]
-        hidden = self.model.final_norm(
-            self.model.run_layers(x, view, None, range(len(self.model.model.layers))))[:, -1]
-        tokens = self._sample(self.model.logits(hidden), list(range(B)))  # [B]
+        view = self.steps.view(self._pending)
+        logits = self.steps.run(view, self._forward)[:B]  # padding rows' logits are dropped
+        tokens = self._sample(logits, list(range(B)))  # [B]
         self.slots.advance()
         self._pending = tokens.to(self.embed_device)
         self._log.append((list(self.requests), tokens))
+
+    def _forward(self, view: DecodeView) -> torch.Tensor:
+        """fp32 logits [W, V] of one decode step over `view`'s rows (the part a graph captures)."""
+        x = self.model.embed(view.tokens[:, None])  # [W, 1, C]
+        hidden = self.model.run_layers(x, view, None, range(len(self.model.model.layers)))
+        return self.model.logits(self.model.final_norm(hidden)[:, -1])
 
     def _sample(self, logits: torch.Tensor, slots: list[int]) -> torch.Tensor:
         """Next token of `slots` (rows of `logits`), each by its own parameters and step."""
@@ -246,6 +254,7 @@ class HybridRunner:
         self._sampling = None
         if not self.requests:
             self.slots.release()
+            self.steps.clear()
 
     def _sync_steps(self) -> None:
         """Carry the device's step counters back into `params` before the rows are rearranged."""

@@ -11,10 +11,12 @@ no gather: a row that leaves is replaced by the last one (`move`). KV is kept pe
 
 `DecodeView` answers the model's cache questions (positions, attend, lightning state) for one
 decode step of all active rows. Own-KV attention masks each row to its own length; the prefix
-part attends every row of a group to its shared keys with the rows folded into the query length
-(no copy of the prefix), and the two are merged by their log-sum-exps.
+part attends the rows to each prefix's keys with the rows folded into the query length (no copy
+of the prefix), rows that do not read it masked out, and the two are merged by their log-sum-exps.
+Nothing in a step depends on host-side lists, so a step can be captured as a CUDA graph.
 
-Shapes: R slots, B active rows, H query heads, Hkv KV heads, D head dim, L own-KV length.
+Shapes: R slots, B active rows, W rows a step computes (B and padding), H query heads, Hkv KV
+heads, D head dim, L own-KV length.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import torch
 from minimax_cli.engine.hybrid.attention import attend_with_lse, merge_by_lse
 from minimax_cli.engine.hybrid.cache import HybridCache
 from minimax_cli.engine.hybrid.config import HybridConfig
+
+KEY_BLOCK = 256  # room a joining row gets to decode into before the slots regrow
 
 
 @dataclass
@@ -57,6 +61,7 @@ class SlotCache:
         self.active = 0
         self.rows: list[_Row] = []
         self.capacity = 0  # own tokens each slot can hold
+        self.generation = getattr(self, "generation", 0) + 1  # new tensors: views made before are stale
         self.states: dict[int, torch.Tensor] = {}
         self.keys: dict[int, torch.Tensor] = {}
         self.values: dict[int, torch.Tensor] = {}
@@ -86,6 +91,7 @@ class SlotCache:
                 store[i] = grown
         self.rows += [_Row() for _ in range(rows - len(self.rows))]
         self.capacity = tokens
+        self.generation += 1
 
     def bytes_for(self, rows: int, tokens: int) -> int:
         """What `reserve(rows, tokens)` would hold in all."""
@@ -102,7 +108,7 @@ class SlotCache:
         slot = self.active
         base = prefix.length if prefix else 0
         own = source.length - base
-        self.reserve(slot + 1, own + 1)
+        self.reserve(slot + 1, own + KEY_BLOCK)  # room to decode into before the slots regrow
         for i, state in source.states.items():
             self.states[i][slot] = state[0]
         for i in self.config.softmax_layers:
@@ -135,8 +141,31 @@ class SlotCache:
             self.values[i][dst, :, :own] = self.values[i][src, :, :own]
         self.rows[dst] = self.rows[src]
 
-    def view(self) -> "DecodeView":
-        return DecodeView(self)
+    def view(self, width: int | None = None) -> "DecodeView":
+        """This step's view of the active rows (padded to `width` rows), filled in."""
+        view = DecodeView(self, width or self.active, self.prefixes(), self.devices[0])
+        view.update(torch.zeros(self.active, dtype=torch.long, device=self.devices[0]))
+        return view
+
+    def prefixes(self) -> list[SharedPrefix]:
+        """The shared prefixes the active rows read, in a fixed order."""
+        seen: dict[int, SharedPrefix] = {}
+        for row in self.rows[: self.active]:
+            if row.prefix is not None:
+                seen.setdefault(id(row.prefix), row.prefix)
+        return list(seen.values())
+
+    def step_shape(self, width: int, prefixes: list[SharedPrefix], key_block: int = 1) -> tuple:
+        """Make room for a decode step of `width` rows and name what a view of it captures: the
+        rows, the own-KV length it attends over (the longest row's, rounded up to `key_block` so
+        that it holds for many steps where a graph is kept for it), the slots' tensors and the
+        prefixes' KV."""
+        longest = max((r.own for r in self.rows[: self.active]), default=0) + 1
+        self.reserve(width, longest)
+        keys = min(-(-longest // key_block) * key_block, self.capacity)
+        kv = tuple((id(p), p.length, p.cache.capacity, *(t.data_ptr() for t in p.cache.keys.values()))
+                   for p in prefixes)
+        return width, keys, self.generation, kv
 
     def advance(self) -> None:
         """After a decode step: each active row holds one more token."""
@@ -145,67 +174,77 @@ class SlotCache:
 
 
 class DecodeView:
-    """The active rows of a `SlotCache` as the model's cache for one decode step (T == 1)."""
+    """`width` rows of a `SlotCache` as the model's cache for one decode step (T == 1): the active
+    rows, then padding rows (from free slots, computed and thrown away) up to a batch bucket.
 
-    def __init__(self, slots: SlotCache):
-        self.slots = slots
-        rows = slots.rows[: slots.active]
-        self.B = len(rows)
-        self._own = [r.own for r in rows]
-        self._positions = [r.base + r.own for r in rows]
-        self._longest = max(self._own) + 1
-        groups: dict[int, tuple[SharedPrefix, list[int]]] = {}
-        for b, r in enumerate(rows):
-            if r.prefix is not None:
-                groups.setdefault(id(r.prefix), (r.prefix, []))[1].append(b)
-        self._groups = list(groups.values())
-        self._per_device: dict[torch.device, dict] = {}
-        slots.reserve(self.B, self._longest)
+    The view's per-step numbers (each row's own length and position, which prefix it reads) live
+    in device tensors that `update` refills in place before each step, so a CUDA graph captured
+    over a step reads the next step's numbers where it read the last one's. What a view captures
+    for good: `width`, the own-KV length it attends over (`keys`), the slots' tensors and the
+    prefixes' KV; `shape` names them, and a change in any of them calls for a new view."""
 
-    def _on(self, device: torch.device) -> dict:
-        """Index tensors for this step, made once per device."""
-        if device not in self._per_device:
-            own = torch.tensor(self._own, device=device)
+    def __init__(self, slots: SlotCache, width: int, prefixes: list[SharedPrefix], token_device: torch.device,
+                 key_block: int = 1):
+        self.slots, self.width, self.prefixes = slots, width, prefixes
+        self.shape = slots.step_shape(width, prefixes, key_block)
+        self.keys = self.shape[1]
+        self.tokens = torch.zeros(width, dtype=torch.long, device=token_device)  # the step's input
+        self._per_device = {}
+        for device in dict.fromkeys(slots.devices):
             self._per_device[device] = {
-                "rows": torch.arange(self.B, device=device),
-                "own": own,
-                "positions": torch.tensor(self._positions, device=device)[:, None],  # [B, 1]
-                "visible": torch.arange(self._longest, device=device)[None, :] <= own[:, None],  # [B, L]
-                "groups": [(p, torch.tensor(rows, device=device)) for p, rows in self._groups],
+                "numbers": torch.zeros(2 + len(prefixes), width, dtype=torch.long, device=device),
+                "rows": torch.arange(width, device=device),
+                "key_index": torch.arange(self.keys, device=device),
             }
-        return self._per_device[device]
+
+    def update(self, tokens: torch.Tensor) -> None:
+        """Copy this step's input `tokens` [B], and its rows' lengths, positions and prefix
+        membership, into the view's tensors."""
+        self.tokens[: tokens.shape[0]].copy_(tokens)
+        rows = self.slots.rows[: self.slots.active]
+        pad = [0] * (self.width - len(rows))
+        numbers = [[r.own for r in rows] + pad, [r.base + r.own for r in rows] + pad]
+        numbers += [[int(r.prefix is p) for r in rows] + pad for p in self.prefixes]
+        host = torch.tensor(numbers, dtype=torch.long)
+        for t in self._per_device.values():
+            t["numbers"].copy_(host)
 
     def positions(self, start, tokens: int, device: torch.device) -> torch.Tensor:
-        return self._on(device)["positions"]
+        return self._per_device[device]["numbers"][1][:, None]  # [W, 1]
 
     def lightning_state(self, layer: int) -> torch.Tensor:
-        return self.slots.states[layer][: self.B]
+        return self.slots.states[layer][: self.width]
 
     def set_lightning_state(self, layer: int, state: torch.Tensor) -> None:
-        self.slots.states[layer][: self.B] = state
+        target = self.slots.states[layer][: self.width]
+        if state.data_ptr() != target.data_ptr():  # the CUDA step updates the state in place
+            target.copy_(state)
 
     def attend(self, layer: int, q, k, v, start, scale: float) -> torch.Tensor:
-        """q [B, 1, H, D]; k, v [B, 1, Hkv, D] -> [B, 1, H, D]."""
-        ix = self._on(q.device)
+        """q [W, 1, H, D]; k, v [W, 1, Hkv, D] -> [W, 1, H, D]."""
+        t = self._per_device[q.device]
+        own = t["numbers"][0]
         keys, values = self.slots.keys[layer], self.slots.values[layer]
-        keys[ix["rows"], :, ix["own"]] = k[:, 0]
-        values[ix["rows"], :, ix["own"]] = v[:, 0]
-        B, _, H, D = q.shape
+        keys[t["rows"], :, own] = k[:, 0]
+        values[t["rows"], :, own] = v[:, 0]
+        W, _, H, D = q.shape
         Hkv = keys.shape[1]
-        qg = q.view(B, Hkv, H // Hkv, D).float()  # the group's query heads share one KV head
-        L = self._longest
-        scores = qg @ keys[:B, :, :L].float().transpose(-1, -2) * scale  # [B, Hkv, G, L]
-        scores = scores.masked_fill(~ix["visible"][:, None, None, :], float("-inf"))
-        lse = torch.logsumexp(scores, dim=-1)  # [B, Hkv, G]
-        out = torch.softmax(scores, dim=-1) @ values[:B, :, :L].float()  # [B, Hkv, G, D]
-        for prefix, rows in ix["groups"]:
-            n = len(rows)
-            # the group's rows folded into the query length: [1, Hkv, n*G, D] against [1, Hkv, P, D]
-            qp = qg[rows].transpose(0, 1).reshape(1, Hkv, -1, D).to(q.dtype)
+        qg = q.view(W, Hkv, H // Hkv, D).float()  # the group's query heads share one KV head
+        L = self.keys
+        scores = qg @ keys[:W, :, :L].float().transpose(-1, -2) * scale  # [W, Hkv, G, L]
+        visible = t["key_index"][None, :] <= own[:, None]  # [W, L]
+        scores = scores.masked_fill(~visible[:, None, None, :], float("-inf"))
+        lse = torch.logsumexp(scores, dim=-1)  # [W, Hkv, G]
+        out = torch.softmax(scores, dim=-1) @ values[:W, :, :L].float()  # [W, Hkv, G, D]
+        for p, prefix in enumerate(self.prefixes):
+            # every row folded into the query length, [1, Hkv, W*G, D] against the prefix's
+            # [1, Hkv, P, D] (no copy of it); rows that do not read this prefix get no weight
+            qp = qg.transpose(0, 1).reshape(1, Hkv, -1, D).to(q.dtype)
             pk = prefix.cache.keys[layer][:, :, : prefix.length]
             pv = prefix.cache.values[layer][:, :, : prefix.length]
-            out_p, lse_p = attend_with_lse(qp, pk, pv, False, scale)  # [1, Hkv, n*G, D], [1, Hkv, n*G]
-            out_p = out_p.reshape(Hkv, n, -1, D).transpose(0, 1)  # [n, Hkv, G, D]
-            lse_p = lse_p.reshape(Hkv, n, -1).transpose(0, 1)
-            out[rows], lse[rows] = merge_by_lse(out[rows], lse[rows], out_p.float(), lse_p)
-        return out.to(q.dtype).reshape(B, 1, H, D)
+            out_p, lse_p = attend_with_lse(qp, pk, pv, False, scale)  # [1, Hkv, W*G, D], [1, Hkv, W*G]
+            out_p = out_p.reshape(Hkv, W, -1, D).transpose(0, 1)  # [W, Hkv, G, D]
+            lse_p = lse_p.reshape(Hkv, W, -1).transpose(0, 1)
+            lse_p = lse_p.masked_fill(t["numbers"][2 + p][:, None, None] == 0, float("-inf"))
+            out, lse = merge_by_lse(out, lse, out_p.float(), lse_p)
+        return out.to(q.dtype).reshape(W, 1, H, D)

@@ -78,7 +78,8 @@ def test_cuda_chunk_attention_matches_reference(start, T):
     assert err < 2e-2
 
 
-@pytest.mark.parametrize("M,N,K", [(1, 9216, 6144), (1, 6144, 9216), (3, 24576, 6144), (16, 200, 96)])
+@pytest.mark.parametrize("M,N,K", [(1, 9216, 6144), (1, 6144, 9216), (3, 24576, 6144), (16, 200, 96),
+                                   (40, 6144, 8192), (128, 24576, 6144), (256, 200, 96)])
 def test_int8_matmul_kernel_matches_reference(M, N, K):
     from minimax_cli.engine.hybrid.int8_matmul import int8_matmul, int8_matmul_reference
 

@@ -63,3 +63,18 @@ def test_decay_really_forgets():
     _, s_all = lightning_blockwise(q, k, v, slope, state)
     _, s_tail = lightning_blockwise(q[:, -10:], k[:, -10:], v[:, -10:], slope, torch.zeros_like(state))
     assert torch.allclose(s_all, s_tail, atol=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_triton_step_updates_the_state_in_place_like_the_reference(dtype):
+    from minimax_cli.engine.hybrid.lightning import lightning_step_triton
+
+    q, k, v, slope, state = (t.cuda() for t in random_inputs(3, 1, 4, 128, seed=11, dtype=dtype))
+    out_ref, s_ref = lightning_reference(q, k, v, slope, state)
+    mine = state.clone()
+    out, s = lightning_step_triton(q, k, v, slope, mine)
+    assert s.data_ptr() == mine.data_ptr()  # in place
+    assert torch.allclose(s, s_ref, atol=1e-5, rtol=1e-5)
+    assert out.dtype == dtype and torch.allclose(out.float(), out_ref.float(), atol=1e-2 if dtype != torch.float32 else 1e-4)

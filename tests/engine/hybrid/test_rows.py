@@ -164,6 +164,11 @@ def test_decode_attention_with_a_shared_prefix_matches_the_reference():
     newk, newv = torch.randn(3, 1, Hkv, D, generator=g), torch.randn(3, 1, Hkv, D, generator=g)
     with torch.inference_mode():
         out = slots.view().attend(0, q, newk, newv, None, scale=D ** -0.5)
+        # padded to a bucket of 4 rows (as on GPUs): the fourth row (a free slot) changes nothing;
+        # the three rows' new keys are written again at the same places, with the same values
+        pad = lambda t: torch.cat([t, torch.randn(1, *t.shape[1:], generator=g)])  # noqa: E731
+        padded = slots.view(width=4).attend(0, pad(q), pad(newk), pad(newv), None, scale=D ** -0.5)
+    assert torch.allclose(padded[:3], out, atol=1e-6)
     for b in range(3):
         keys = torch.cat([full_k[b], newk[b:b + 1].transpose(1, 2)], 2)
         values = torch.cat([full_v[b], newv[b:b + 1].transpose(1, 2)], 2)

@@ -1,81 +1,11 @@
-"""Result records: one JSON object per line, in the OpenAI Batch output envelope.
-
-A success is `{"id", "custom_id", "response": {"status_code": 200, "request_id", "body"}, "error":
-null}` whose body carries the task's result with its source, model, settings, usage and timings; a
-failure has `"body": null` and `"error": {"code", "message"}`, status 400 when the input was at
-fault and 500 when the model was. Tools that know only OpenAI's schema read these files as they are.
-
-Writers (batch/output.py) append and fsync each line, so a crash loses at most the line being
-written; readers skip such a torn last line, and `repair_tail` removes it before more lines are
-appended. A file that is not a results file is refused before it is touched (`check_results_file`).
-"""
+"""The results file as JSON lines: the one line a record is written as, the reader that skips a
+torn last line, the repair that cuts it off, and the check that refuses a file that is not ours."""
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
-import time
 from pathlib import Path
-
-from minimax_cli.errors import ErrorCode, MinimaxError
-from minimax_cli.sources.document import Document
-from minimax_cli.tasks.result import TaskResult
-
-BODY_OBJECT = "minimax.result"
-# Failures of the model or the machine, not of the input: the same request may succeed on a retry.
-MODEL_ERRORS = frozenset(
-    {ErrorCode.MODEL_NOT_FOUND, ErrorCode.BAD_CHECKPOINT, ErrorCode.MODEL_ERROR, ErrorCode.OUT_OF_MEMORY}
-)
-
-
-def success_record(
-    custom_id: str,
-    result: TaskResult,
-    doc: Document,
-    model: dict,
-    settings: dict,
-    prompt_sha256: str,
-) -> dict:
-    body = {
-        "object": BODY_OBJECT,
-        "task": result.task,
-        "result": result.result,
-        "source": doc.source_info(),
-        "model": model,
-        "settings": settings,
-        "usage": result.usage.to_dict(),
-        "timings": {
-            "seconds": round(result.seconds, 3),
-            "prefill_seconds": round(result.usage.prefill_seconds, 3),
-            "decode_seconds": round(result.usage.decode_seconds, 3),
-        },
-        "strategy": result.strategy,
-        "created": int(time.time()),
-        "prompt_sha256": prompt_sha256,
-    }
-    if result.warnings:
-        body["warnings"] = result.warnings
-    return envelope(custom_id, 200, body, None)
-
-
-def error_record(custom_id: str, error: MinimaxError) -> dict:
-    status = 500 if error.code in MODEL_ERRORS else 400
-    detail = {"code": error.code.value, "message": error.message}
-    if error.path:
-        detail["path"] = error.path
-    return envelope(custom_id, status, None, detail)
-
-
-def envelope(custom_id: str, status: int, body: dict | None, error: dict | None) -> dict:
-    """One line of an OpenAI Batch output file: a fresh id, the caller's custom_id, and either a
-    response body or an error."""
-    return {
-        "id": f"mmx_{secrets.token_hex(12)}",
-        "custom_id": custom_id,
-        "response": {"status_code": status, "request_id": f"req_{secrets.token_hex(12)}", "body": body},
-        "error": error,
-    }
 
 
 def canonical_json(value: object) -> str:
