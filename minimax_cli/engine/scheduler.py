@@ -46,6 +46,7 @@ class Request:
     future: Future = field(default_factory=Future)
     tokens: list[int] = field(default_factory=list)  # generated so far (read back from the device)
     submitted: float = field(default_factory=time.perf_counter)
+    admitted: float = 0.0  # when it left the queue: its prefill time starts here, not at submit
     prefilled: float = 0.0  # when its first token could be chosen
     cached: int = 0  # prompt tokens served from a shared prefix
 
@@ -203,6 +204,7 @@ class Scheduler:
                 continue
             if not self.runner.has_room(request):
                 return None
+            request.admitted = time.perf_counter()
             return self._waiting.popleft()
         return None
 
@@ -260,7 +262,7 @@ def _resolve(request: Request, finish: str, text: str) -> None:
     now = time.perf_counter()
     request.future.set_result(Completion(
         tokens=request.tokens, text=text, finish_reason=finish, prompt_tokens=len(request.ids),
-        cached_tokens=request.cached, prefill_seconds=request.prefilled - request.submitted,
+        cached_tokens=request.cached, prefill_seconds=request.prefilled - request.admitted,
         decode_seconds=now - request.prefilled))
 
 

@@ -9,7 +9,8 @@ bucket), the own-KV length it attends over, the slots' tensors and the prefixes'
 made once per shape and kept, its graph with it; between steps only the numbers inside its
 tensors change. The first step of a new shape runs eagerly (Triton tunes its kernels then, which
 a capture must not do); the second is captured and every later one replayed. Only on one CUDA
-device: a model split over GPUs runs its steps eagerly.
+device (a model split over GPUs runs its steps eagerly), and for steps whose rows read at most
+`GRAPH_PREFIXES` shared prefixes (in a graph, a prefix's attention runs for every row).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from minimax_cli.engine.hybrid.slots import KEY_BLOCK, DecodeView, SlotCache
 
 KEEP = 8  # step shapes kept (a view and a graph each); the oldest goes first
+GRAPH_PREFIXES = 2  # shared prefixes a graphed step may read: each costs attention for every row
 
 
 def decode_width(rows: int) -> int:
@@ -68,7 +70,8 @@ class DecodeSteps:
         key = self.slots.step_shape(width, prefixes, self.key_block)
         shape = self._shapes.get(key)
         if shape is None:
-            view = DecodeView(self.slots, width, prefixes, self.token_device, self.key_block)
+            static = self.graphs and len(prefixes) <= GRAPH_PREFIXES
+            view = DecodeView(self.slots, width, prefixes, self.token_device, self.key_block, static)
             shape = self._shapes[key] = _Shape(view)
             while len(self._shapes) > KEEP:
                 self._shapes.popitem(last=False)
@@ -80,7 +83,7 @@ class DecodeSteps:
         """`forward(view)`: eagerly, or by replaying the graph captured for this view."""
         shape = self._shapes[view.shape]
         shape.runs += 1
-        if not self.graphs or shape.runs == 1:
+        if not view.static or shape.runs == 1:
             return forward(view)
         if shape.graph is None:
             shape.graph = torch.cuda.CUDAGraph()

@@ -141,9 +141,9 @@ class SlotCache:
             self.values[i][dst, :, :own] = self.values[i][src, :, :own]
         self.rows[dst] = self.rows[src]
 
-    def view(self, width: int | None = None) -> "DecodeView":
+    def view(self, width: int | None = None, static: bool = False) -> "DecodeView":
         """This step's view of the active rows (padded to `width` rows), filled in."""
-        view = DecodeView(self, width or self.active, self.prefixes(), self.devices[0])
+        view = DecodeView(self, width or self.active, self.prefixes(), self.devices[0], static=static)
         view.update(torch.zeros(self.active, dtype=torch.long, device=self.devices[0]))
         return view
 
@@ -181,11 +181,16 @@ class DecodeView:
     in device tensors that `update` refills in place before each step, so a CUDA graph captured
     over a step reads the next step's numbers where it read the last one's. What a view captures
     for good: `width`, the own-KV length it attends over (`keys`), the slots' tensors and the
-    prefixes' KV; `shape` names them, and a change in any of them calls for a new view."""
+    prefixes' KV; `shape` names them, and a change in any of them calls for a new view.
+
+    A prefix's attention runs for the rows that read it, gathered; in a `static` view (one a graph
+    is captured over) it runs for every row and the others are masked, which costs compute per
+    prefix, so graphs are kept for steps with at most a few prefixes (graphs.py)."""
 
     def __init__(self, slots: SlotCache, width: int, prefixes: list[SharedPrefix], token_device: torch.device,
-                 key_block: int = 1):
+                 key_block: int = 1, static: bool = False):
         self.slots, self.width, self.prefixes = slots, width, prefixes
+        self.static = static  # a graph may be captured over it: nothing may depend on host lists
         self.shape = slots.step_shape(width, prefixes, key_block)
         self.keys = self.shape[1]
         self.tokens = torch.zeros(width, dtype=torch.long, device=token_device)  # the step's input
@@ -208,6 +213,9 @@ class DecodeView:
         host = torch.tensor(numbers, dtype=torch.long)
         for t in self._per_device.values():
             t["numbers"].copy_(host)
+            if not self.static:  # each prefix's rows, gathered: its attention runs for them alone
+                t["members"] = [torch.tensor([b for b, r in enumerate(rows) if r.prefix is p],
+                                             device=t["numbers"].device) for p in self.prefixes]
 
     def positions(self, start, tokens: int, device: torch.device) -> torch.Tensor:
         return self._per_device[device]["numbers"][1][:, None]  # [W, 1]
@@ -237,14 +245,26 @@ class DecodeView:
         lse = torch.logsumexp(scores, dim=-1)  # [W, Hkv, G]
         out = torch.softmax(scores, dim=-1) @ values[:W, :, :L].float()  # [W, Hkv, G, D]
         for p, prefix in enumerate(self.prefixes):
-            # every row folded into the query length, [1, Hkv, W*G, D] against the prefix's
-            # [1, Hkv, P, D] (no copy of it); rows that do not read this prefix get no weight
-            qp = qg.transpose(0, 1).reshape(1, Hkv, -1, D).to(q.dtype)
             pk = prefix.cache.keys[layer][:, :, : prefix.length]
             pv = prefix.cache.values[layer][:, :, : prefix.length]
-            out_p, lse_p = attend_with_lse(qp, pk, pv, False, scale)  # [1, Hkv, W*G, D], [1, Hkv, W*G]
-            out_p = out_p.reshape(Hkv, W, -1, D).transpose(0, 1)  # [W, Hkv, G, D]
-            lse_p = lse_p.reshape(Hkv, W, -1).transpose(0, 1)
-            lse_p = lse_p.masked_fill(t["numbers"][2 + p][:, None, None] == 0, float("-inf"))
-            out, lse = merge_by_lse(out, lse, out_p.float(), lse_p)
+            if self.static:
+                # every row folded into the query length, [1, Hkv, W*G, D] against the prefix's
+                # [1, Hkv, P, D] (no copy of it); rows that do not read this prefix get no weight
+                out_p, lse_p = self._attend_prefix(qg, pk, pv, q.dtype, scale)
+                lse_p = lse_p.masked_fill(t["numbers"][2 + p][:, None, None] == 0, float("-inf"))
+                out, lse = merge_by_lse(out, lse, out_p, lse_p)
+            else:
+                rows = t["members"][p]
+                out_p, lse_p = self._attend_prefix(qg[rows], pk, pv, q.dtype, scale)
+                out[rows], lse[rows] = merge_by_lse(out[rows], lse[rows], out_p, lse_p)
         return out.to(q.dtype).reshape(W, 1, H, D)
+
+    @staticmethod
+    def _attend_prefix(qg, pk, pv, dtype, scale):
+        """Rows' grouped queries qg [n, Hkv, G, D] against one prefix's keys and values
+        [1, Hkv, P, D], the rows folded into the query length. -> out [n, Hkv, G, D], lse [n, Hkv, G]."""
+        n, Hkv, _, D = qg.shape
+        qp = qg.transpose(0, 1).reshape(1, Hkv, -1, D).to(dtype)
+        out_p, lse_p = attend_with_lse(qp, pk, pv, False, scale)  # [1, Hkv, n*G, D], [1, Hkv, n*G]
+        out_p = out_p.reshape(Hkv, n, -1, D).transpose(0, 1)
+        return out_p.float(), lse_p.reshape(Hkv, n, -1).transpose(0, 1)

@@ -164,16 +164,29 @@ def test_decode_attention_with_a_shared_prefix_matches_the_reference():
     newk, newv = torch.randn(3, 1, Hkv, D, generator=g), torch.randn(3, 1, Hkv, D, generator=g)
     with torch.inference_mode():
         out = slots.view().attend(0, q, newk, newv, None, scale=D ** -0.5)
-        # padded to a bucket of 4 rows (as on GPUs): the fourth row (a free slot) changes nothing;
-        # the three rows' new keys are written again at the same places, with the same values
+        # padded to a bucket of 4 rows, as a graph is: the fourth row (a free slot) changes
+        # nothing, and the prefix's attention masked per row equals it run for its rows alone
+        # (the three rows' new keys are written again at the same places, with the same values)
         pad = lambda t: torch.cat([t, torch.randn(1, *t.shape[1:], generator=g)])  # noqa: E731
-        padded = slots.view(width=4).attend(0, pad(q), pad(newk), pad(newv), None, scale=D ** -0.5)
-    assert torch.allclose(padded[:3], out, atol=1e-6)
+        static = slots.view(width=4, static=True).attend(0, pad(q), pad(newk), pad(newv), None, scale=D ** -0.5)
+    assert torch.allclose(static[:3], out, atol=1e-6)
     for b in range(3):
         keys = torch.cat([full_k[b], newk[b:b + 1].transpose(1, 2)], 2)
         values = torch.cat([full_v[b], newv[b:b + 1].transpose(1, 2)], 2)
         want = attend_reference(q[b:b + 1], keys, values, keys.shape[2] - 1, scale=D ** -0.5)
         assert torch.allclose(out[b:b + 1], want, atol=1e-5)
+
+
+def test_prefill_time_leaves_out_the_wait_in_the_queue(model):
+    """With one row, the second request waits while the first decodes; that wait is not its
+    prefill time (a batch at concurrency 64 would otherwise report queue time as prefill)."""
+    first_ids, second_ids = prompts(2, seed=6, low=20, high=30)
+    runner = HybridRunner(model, context_window=4096, chunk_size=64, max_rows=1, memory_budget=1 << 30)
+    sched = Scheduler(runner, letters, stop_ids=[])  # no stop id: the first runs all 40 steps
+    first, second = sched.submit_many([first_ids, second_ids], GenerationParams(max_new_tokens=40))
+    first, second = first.result(timeout=300), second.result(timeout=300)
+    sched.close()
+    assert second.prefill_seconds < first.decode_seconds / 2, (second.prefill_seconds, first.decode_seconds)
 
 
 def test_progress_shows_rows_running_and_waiting(model):
