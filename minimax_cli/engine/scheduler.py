@@ -19,10 +19,8 @@ device state and knows nothing of stop strings, tokenizers or futures.
 
 from __future__ import annotations
 
-import atexit
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -30,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from minimax_cli.engine.base import GenerationParams, cut_at_stop
+from minimax_cli.engine.worker import start_loop
 from minimax_cli.progress import NULL_PROGRESS, Progress
 
 
@@ -123,12 +122,7 @@ class Scheduler:
             if self._closed:
                 raise RuntimeError("the scheduler is closed")
             self._waiting.extend(requests)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="minimax-scheduler", daemon=True)
-                self._thread.start()
-                if not self._at_exit:  # a thread still in torch at interpreter exit aborts it
-                    atexit.register(_close, weakref.ref(self))  # weak: the engine stays collectable
-                    self._at_exit = True
+            start_loop(self, "minimax-scheduler")
             self._lock.notify()
         return [request.future for request in requests]
 
@@ -237,11 +231,6 @@ class Scheduler:
             for request in done:
                 running.remove(request)
         return kept
-
-
-def _close(ref: weakref.ref) -> None:
-    if (scheduler := ref()) is not None:
-        scheduler.close()
 
 
 def then(future: Future, convert: Callable) -> Future:

@@ -14,12 +14,16 @@ the prompt. Sampling decodes one token per forward.
 
 `generate_many` prefills the token prefix that all its conversations share (the document) once and
 starts each conversation from a copy of that cache.
+
+`submit` queues a call with the engine's batcher (batch.py), which decodes up to `max_rows` queued
+calls together (MINIMAX_HF_ROWS; 1 answers each call as it is submitted).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -39,6 +43,7 @@ from minimax_cli.engine.base import (
     split_reasoning,
 )
 from minimax_cli.engine.chat import ChatTokenizer, template_pieces
+from minimax_cli.engine.hf.batch import Batcher, max_rows_from_env
 from minimax_cli.engine.hf.load import config_window, load_pretrained, pick_device, pick_dtype, usable_cpus
 from minimax_cli.engine.hf.lookahead import DecodeStats, NgramDrafter
 from minimax_cli.engine.hf.packed import pack_linears
@@ -76,6 +81,23 @@ class HFEngine(Engine):
         self.lookahead = lookahead  # prompt-lookup drafts for greedy decoding; off: one token per forward
         self.draft_tokens = draft_tokens
         self.last_stats = DecodeStats()  # of the latest decode, for benchmarks and tests
+        self.max_rows = max_rows_from_env()  # submitted calls decoded together (batch.py)
+        self.model_lock = threading.RLock()  # one decode at a time: the batcher's thread or a caller's
+        self._batcher: Batcher | None = None
+
+    @property
+    def max_in_flight(self) -> int:  # Session.stream keeps twice this many calls submitted
+        return self.max_rows
+
+    def submit(self, messages: Sequence[Message], params: GenerationParams,
+               progress: Progress = NULL_PROGRESS):
+        """Queue `messages` with the batcher (answered now when `max_rows` is 1); the future
+        resolves to the Generation `generate` gives."""
+        if self.max_rows <= 1:
+            return super().submit(messages, params, progress)
+        if self._batcher is None:
+            self._batcher = Batcher(self, self.max_rows)
+        return self._batcher.submit(messages, params, progress)
 
     @classmethod
     def load(cls, path: Path, *, name: str | None = None, dtype: str | None = None,
@@ -106,7 +128,7 @@ class HFEngine(Engine):
         token included, as `max_new_tokens` does."""
         ids = self.chat.prompt_ids(messages)
         limit = self.room(len(ids), params)
-        with torch.inference_mode(), _out_of_memory(len(ids)):
+        with self.model_lock, torch.inference_mode(), _out_of_memory(len(ids)):
             started = time.perf_counter()
             logits, cache = self._prefill(ids, None, progress)
             return self._complete(ids, logits, cache, params, limit, progress, started)
@@ -120,7 +142,7 @@ class HFEngine(Engine):
         limits = [self.room(len(ids), params) for ids in prompts]  # refuse before any work
         shared = shared_prefix_length(prompts) if len(prompts) > 1 else 0
         results = []
-        with torch.inference_mode(), _out_of_memory(max(map(len, prompts), default=0)):
+        with self.model_lock, torch.inference_mode(), _out_of_memory(max(map(len, prompts), default=0)):
             prefix, prefix_seconds = None, 0.0
             if shared >= MIN_SHARED_PREFIX:
                 started = time.perf_counter()
