@@ -21,7 +21,7 @@ from minimax_cli.engine.base import MIN_SHARED_PREFIX
 from minimax_cli.engine.hybrid.cache import HybridCache
 from minimax_cli.engine.hybrid.model import HybridForCausalLM
 from minimax_cli.engine.hybrid.graphs import DecodeSteps, graphs_wanted
-from minimax_cli.engine.hybrid.slots import DecodeView, SharedPrefix, SlotCache
+from minimax_cli.engine.hybrid.slots import KEY_BLOCK, DecodeView, SharedPrefix, SlotCache
 from minimax_cli.engine.hybrid.stream import prefill
 from minimax_cli.engine.sampling import sample_tokens
 from minimax_cli.engine.scheduler import Request
@@ -79,7 +79,8 @@ class HybridRunner:
 
     def _own_tokens(self, request: Request) -> int:
         shared = request.shared if request.shared >= MIN_SHARED_PREFIX else 0
-        return len(request.ids) - shared + request.params.max_new_tokens + self.sync_every
+        # a joining row is given KEY_BLOCK tokens of room to decode into (slots.py)
+        return len(request.ids) - shared + max(request.params.max_new_tokens + self.sync_every, KEY_BLOCK)
 
     def _bytes_needed(self, request: Request, rows: int = 1, tokens: int = 0, kept_prefixes: bool = True) -> int:
         """Memory for the slots grown to hold this request too, plus its prefill cache, plus the
