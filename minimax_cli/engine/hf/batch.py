@@ -32,7 +32,7 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from minimax_cli.engine.base import Generation, GenerationParams, Message, cut_at_stop, split_reasoning
+from minimax_cli.engine.base import Generation, GenerationParams, Message, split_reasoning
 from minimax_cli.engine.worker import start_loop
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
@@ -161,7 +161,7 @@ class _Row:
         self.cache, self.prefill_seconds = None, 0.0  # its own cache, until merged
         self.result: Generation | BaseException | None = None
 
-    def finish(self, engine, reason: str, text: str, started: float) -> None:
+    def finish(self, reason: str, text: str, started: float) -> None:
         answer, reasoning = split_reasoning(text)
         self.cache = None
         self.result = Generation(
@@ -175,12 +175,8 @@ class _Row:
         `_decode_loop` ends it."""
         self.out.append(token)
         self.seen.append([token])
-        if token in engine.eos_ids:
-            self.finish(engine, "stop", engine.chat.decode(self.out), started)
-        elif self.params.stop and (cut := cut_at_stop(engine.chat.decode(self.out), self.params.stop)) is not None:
-            self.finish(engine, "stop", cut, started)
-        elif len(self.out) >= self.limit:
-            self.finish(engine, "length", engine.chat.decode(self.out), started)
+        if (end := engine.ending(self.out, self.params, self.limit)) is not None:
+            self.finish(*end, started)
         return self.result is not None
 
 
@@ -207,7 +203,7 @@ def decode_rows(engine, prompts: list[list[int] | BaseException], params: list[G
         live = [r for r in rows if isinstance(r, _Row)]
         started = time.perf_counter()
         for row in (r for r in live if r.limit <= 0):
-            row.finish(engine, "length", "", started)
+            row.finish("length", "", started)
         active = [r for r in live if r.result is None]
         task = (progress[0] if progress else NULL_PROGRESS).task(
             f"generating ({len(active)} rows)", sum(r.limit for r in active), "tokens")

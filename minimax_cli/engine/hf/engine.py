@@ -203,16 +203,23 @@ class HFEngine(Engine):
             for token in tokens:
                 out.append(token)
                 task.advance()
-                if token in self.eos_ids:
-                    return out, "stop", self.chat.decode(out)
-                if params.stop and (cut := cut_at_stop(self.chat.decode(out), params.stop)) is not None:
-                    return out, "stop", cut
-                if len(out) >= limit:
-                    break
+                if (end := self.ending(out, params, limit)) is not None:
+                    return out, *end
         finally:
             tokens.close()
             task.close()
         return out, "length", self.chat.decode(out)
+
+    def ending(self, out: list[int], params: GenerationParams, limit: int) -> tuple[str, str] | None:
+        """(finish reason, text) when the answer `out` has ended (an end-of-turn id, a stop string,
+        `limit` tokens), else None; the one rule for a row alone and a row in a batch (batch.py)."""
+        if out and out[-1] in self.eos_ids:
+            return "stop", self.chat.decode(out)
+        if params.stop and (cut := cut_at_stop(self.chat.decode(out), params.stop)) is not None:
+            return "stop", cut
+        if len(out) >= limit:
+            return "length", self.chat.decode(out)
+        return None
 
     def _step_tokens(self, logits: torch.Tensor, cache, params: GenerationParams,
                      limit: int, stats: DecodeStats) -> Iterator[int]:
