@@ -207,7 +207,8 @@ def kernels_cmd(
     heads: HeadsOpt = 64, head_dim: HeadDimOpt = 128, as_json: JsonObjectOpt = False,
 ):
     """Lightning attention (blockwise torch vs fla's chunk kernel) and chunk attention against a
-    prefix, at the given lengths.
+    prefix, at the given lengths; on a GPU also the decode matmuls (bf16 vs weight-only int8,
+    dense projections and experts) in TB/s.
 
     Example: minimax bench kernels --lengths 4096,65536"""
     from minimax_cli.bench import bench_kernels

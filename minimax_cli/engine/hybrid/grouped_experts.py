@@ -7,7 +7,9 @@ device and cut into blocks of BLOCK_M pairs of one expert, each expert's last bl
 sentinel. The grid is the most blocks there can be (N*k // BLOCK_M + E); a block past the last
 used one returns at once. Nothing about the launch depends on the routing, so a decode step that
 runs it can be captured in a CUDA graph, and no step waits for the host to learn group sizes.
-Each block reads its expert's weights once.
+Each block reads its expert's weights once. While there are no more pairs than experts (a decode
+row or a few), a block is one pair, nothing is sorted, and the multiply skips the tensor cores
+(grouped_experts_triton.py says why).
 
 Weights are the stacked [E, out, in] tensors of `SparseMoE.stack_experts`: bf16, or int8 with a
 scale per output row (weight-only int8: each weight read as one byte and converted in registers,
@@ -44,16 +46,22 @@ def experts_reference(x, chosen, weights, stacked, scales=None) -> torch.Tensor:
 
 
 def block_size(tokens: int, top_k: int, experts: int) -> int:
-    """Pairs per block: 16 (tl.dot's least) while an expert gets few pairs, more as they grow, so
-    an expert's weights are read about once however many of the batch's rows chose it."""
+    """Pairs per block: one while there are no more pairs than experts (a decode row or a few:
+    each pair its own program, no tensor cores, nothing sorted); then 16 (tl.dot's least) while an
+    expert gets few pairs, more as they grow, so an expert's weights are read about once however
+    many of the batch's rows chose it."""
     per_expert = tokens * top_k / experts
-    return 16 if per_expert <= 16 else 32 if per_expert <= 32 else 64
+    return 1 if per_expert <= 1 else 16 if per_expert <= 16 else 32 if per_expert <= 32 else 64
 
 
 def align(chosen: torch.Tensor, experts: int, block_m: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Pair ids sorted by expert in blocks of `block_m` ([blocks * block_m], the sentinel N*k in
-    padding) and each block's expert ([blocks], `experts` for unused blocks). Device ops only."""
+    padding) and each block's expert ([blocks], `experts` for unused blocks). Device ops only.
+    One pair a block: the pairs in their own order, each its own block (no launch at all; the
+    kernels read no ids then)."""
     flat = chosen.reshape(-1)
+    if block_m == 1:
+        return flat, flat
     pairs = flat.numel()
     blocks = pairs // block_m + experts
     ones = torch.ones_like(flat)

@@ -101,3 +101,17 @@ def test_int8_linear_decode_path_matches_quanto():
     fused = q(x)  # 1 row: the Triton kernel
     dequant = torch.nn.functional.linear(x, q.qweight.dequantize())  # quanto's own route
     assert rel_err(fused, dequant) < 1e-2 and rel_err(fused, lin(x)) < 3e-2
+
+
+@pytest.mark.parametrize("position", range(8))
+def test_int8_one_row_converts_every_byte_exactly(position):
+    """One row runs the bit-trick int8 conversion (grouped_experts_triton.INT8_TO_FP32): a one-hot row
+    picks column `position` (each byte lane of a packed word) of a weight holding all 256 values."""
+    from minimax_cli.engine.hybrid.int8_matmul import int8_matmul
+
+    values = torch.arange(256, device="cuda")
+    w = ((values[:, None] + torch.arange(512, device="cuda")[None, :]) % 256 - 128).to(torch.int8)  # [256, 512]
+    x = torch.zeros(1, 512, device="cuda", dtype=torch.bfloat16)
+    x[0, position] = 1
+    y = int8_matmul(x, w, torch.ones(256, device="cuda", dtype=torch.bfloat16))
+    assert torch.equal(y[0].float(), w[:, position].float())

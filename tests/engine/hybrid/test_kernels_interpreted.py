@@ -36,17 +36,19 @@ def test_int8_matmul_every_config(M, N, K):
     w = torch.randint(-127, 128, (N, K), generator=g, dtype=torch.int8)
     s = torch.rand(N, generator=g, dtype=torch.float16) * 0.01
     ref = int8_matmul.int8_matmul_reference(x.float(), w, s)
-    for config in kernel.configs:
+    for config in kernel.configs:  # one-row configs too, at any M: a program per row
         meta = dict(config.kwargs)
-        y = torch.zeros(M, N)
-        grid = (triton_cdiv(M, meta["BLOCK_M"]), triton_cdiv(N, meta["BLOCK_N"]), meta["SPLIT_K"])
+        y = torch.zeros(M, N, dtype=x.dtype)
+        grid = (triton_cdiv(M, meta["BLOCK_M"]), triton_cdiv(N, meta["BLOCK_N"]))
         kernel.fn[grid](x, w, s, y, M, N, K, x.stride(0), w.stride(0), y.stride(0), 16, **meta)
         assert rel_err(y, ref) < 1e-2, meta
 
 
 @pytest.mark.parametrize("int8", [False, True])
-@pytest.mark.parametrize("tokens", [1, 5, 40])
-def test_grouped_experts_every_config(tokens, int8):
+@pytest.mark.parametrize("tokens,block_m", [(1, 1), (5, 1), (5, 16), (40, 16), (40, 32)])
+def test_grouped_experts_every_config(tokens, block_m, int8):
+    from minimax_cli.engine.hybrid.grouped_experts_triton import by_block_m
+
     gate_up, down = grouped_experts._build_kernels()
     E, C, I, k = 4, 64, 96, 2
     g = torch.Generator().manual_seed(tokens)
@@ -60,12 +62,12 @@ def test_grouped_experts_every_config(tokens, int8):
     else:
         stacked, scales = [torch.randn(s, generator=g) / 8 for s in shapes], None
     ref = grouped_experts.experts_reference(x, chosen, weights, stacked, scales)
-    block_m = grouped_experts.block_size(tokens, k, E)
     ids, block_expert = grouped_experts.align(chosen, E, block_m)
     w1, w3, w2 = stacked
     s1, s3, s2 = scales if int8 else stacked
     pairs, blocks = tokens * k, block_expert.numel()
-    for c_up, c_down in zip(gate_up.configs, down.configs[::-1]):
+    configs = by_block_m(gate_up.configs, {}, BLOCK_M=block_m)
+    for c_up, c_down in zip(configs, configs[::-1]):
         up, dn = dict(c_up.kwargs), dict(c_down.kwargs)
         h = torch.empty(pairs, I)
         gate_up.fn[(blocks, triton_cdiv(I, up["BLOCK_N"]))](
