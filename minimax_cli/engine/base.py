@@ -11,6 +11,7 @@ engines that can snapshot their cache pay the shared prefix's prefill once.
 
 from __future__ import annotations
 
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -113,6 +114,20 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> str | None:
     rule of every engine."""
     hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]
     return text[:min(hits)] if hits else None
+
+
+ROWS_ENV = "MINIMAX_CPU_ROWS"
+
+
+def rows_from_env(default: int) -> int:
+    """Calls a CPU engine decodes together: MINIMAX_CPU_ROWS, else `default`; 1 answers each call
+    alone, in the order submitted."""
+    value = os.environ.get(ROWS_ENV, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise MinimaxError(ErrorCode.BAD_REQUEST, f"{ROWS_ENV} must be a whole number of at least 1, not {value!r}")
+    return int(value)
 
 
 class Engine(ABC):

@@ -1,10 +1,14 @@
 """The embedded models: GGUF files shipped split over PyPI part packages.
 
-First use joins the parts into the cache and checks the pinned sha256, then converts the GGUF once
-into a safetensors folder keyed by that sha256 and the transformers version; later starts load the
-folder in seconds. Each cache entry is written under a temporary name beside its final name and
-renamed into place: concurrent first runs may both do the work, the rename decides, and a reader
-never sees a half-written entry.
+First use joins the parts and checks the pinned sha256, then builds the form an engine loads, once,
+keyed by that sha256 and the engine library's version:
+- OpenVINO (the CPU default, `prepare_openvino`): an IR folder with the weights as quantized as in
+  the GGUF and the model's tokenizer, ~1.3 GB for the default model; the joined GGUF is not kept.
+- transformers (`prepare`, `MINIMAX_CPU_ENGINE=hf` or a GPU): the GGUF joined into the cache and a
+  safetensors folder dequantized to fp32 (6.7 GB for the default model).
+Each cache entry is written under a temporary name beside its final name and renamed into place:
+concurrent first runs may both do the work, the rename decides, and a reader never sees a
+half-written entry. An flock makes a second first run wait instead.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -39,6 +44,11 @@ class EmbeddedModel:
 
     def gguf_path(self, cache: Path) -> Path:
         return cache / "models" / f"{self.slug}-{self.sha256[:12]}.gguf"
+
+    def openvino_path(self, cache: Path) -> Path:
+        from importlib.metadata import version as installed
+
+        return cache / "models" / f"{self.slug}-{self.sha256[:12]}-openvino-{installed('openvino-genai')}"
 
     def converted_path(self, cache: Path) -> Path:
         # A transformers upgrade may change how models are saved or read, so it gets its own copy.
@@ -82,6 +92,57 @@ def prepare(model: EmbeddedModel, *, cache: Path | None = None,
         return convert(joined(model, cache=cache, progress=progress), converted, progress=progress)
 
 
+def prepare_openvino(model: EmbeddedModel, *, cache: Path | None = None,
+                     progress: Progress = NULL_PROGRESS) -> Path:
+    """The model's OpenVINO IR folder, built from its parts first when it is not cached: the parts
+    are joined into a temporary folder, tensors OpenVINO cannot read are requantized
+    (gguf_requant.py), OpenVINO writes the IR and transformers reads the tokenizer (at once: the
+    one waits on C++, the other on Python), and the GGUF is deleted before the folder is renamed."""
+    from minimax_cli.engine import gguf_requant
+    from minimax_cli.engine.openvino import gguf_context, save_ir
+
+    cache = cache or cache_dir()
+    folder = model.openvino_path(cache)
+    if folder.is_dir():
+        return folder
+    with _exclusive(cache / "models" / f".{model.slug}.lock", progress):
+        if folder.is_dir():  # another process built it while we waited
+            return folder
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+        try:
+            gguf = join_parts(find_parts(model), tmp / "joined.gguf", sha256=model.sha256, progress=progress)
+            task = progress.task("building the OpenVINO model (first run only)")
+            try:
+                readable = tmp / "model.gguf"
+                if not gguf_requant.requantize(gguf, readable):
+                    gguf.rename(readable)
+                gguf.unlink(missing_ok=True)
+                with ThreadPoolExecutor(1) as pool:
+                    tokenizer = pool.submit(_save_tokenizer, readable, tmp)
+                    save_ir(readable, gguf_context(readable))
+                    tokenizer.result()
+            finally:
+                task.close()
+            readable.unlink()
+            for file in tmp.iterdir():
+                _make_shareable(file)
+                _fsync(file)
+            _make_shareable(tmp)
+            _rename_dir(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return folder
+
+
+def _save_tokenizer(gguf: Path, folder: Path) -> None:
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(folder)
+
+
 def joined(model: EmbeddedModel, *, cache: Path | None = None, progress: Progress = NULL_PROGRESS) -> Path:
     """The model's GGUF file in the cache, joined from its parts first when it is not there (the
     form engines that read GGUF directly, like OpenVINO, load)."""
@@ -119,7 +180,8 @@ def gguf_tokenizer(gguf: Path, cache: Path | None = None):
 
 def check_available(model: EmbeddedModel, cache: Path | None = None) -> None:
     """MODEL_NOT_FOUND, naming the install command, unless the model is cached or installed."""
-    if not model.converted_path(cache or cache_dir()).is_dir():
+    cache = cache or cache_dir()
+    if not (model.openvino_path(cache).is_dir() or model.converted_path(cache).is_dir()):
         find_parts(model)
 
 

@@ -108,17 +108,13 @@ def check_replica_fits(preset: Preset, gpus: int, quant: str | None) -> None:
 
 
 def cpu_engine() -> str:
-    """Which engine runs the embedded GGUF models: `MINIMAX_CPU_ENGINE` (openvino | hf), else
-    OpenVINO GenAI when the `cpu` extra installed it and no GPU is visible, else transformers."""
+    """Which engine runs GGUF models: `MINIMAX_CPU_ENGINE` (openvino | hf), else OpenVINO unless a
+    GPU is visible (transformers runs there)."""
     chosen = os.environ.get("MINIMAX_CPU_ENGINE", "").strip().lower()
     if chosen in ("openvino", "hf"):
         return chosen
     if chosen:
         raise MinimaxError(ErrorCode.BAD_REQUEST, f"MINIMAX_CPU_ENGINE must be openvino or hf, not {chosen!r}")
-    import importlib.util
-
-    if importlib.util.find_spec("openvino_genai") is None:
-        return "hf"
     import torch
 
     return "hf" if torch.cuda.is_available() else "openvino"
@@ -129,17 +125,19 @@ def _open_hf(preset: Preset, *, quant: str | None, dtype: str | None, progress: 
         raise MinimaxError(
             ErrorCode.BAD_REQUEST, f"{preset.name}: quantization is for the hybrid engine only"
         )
-    if preset.embedded and cpu_engine() == "openvino":
+    gguf = preset.embedded or preset.checkpoint_path().suffix == ".gguf"
+    if gguf and cpu_engine() == "openvino":
         from minimax_cli.engine.openvino import OpenVINOEngine
 
-        gguf = embedded.joined(embedded.EMBEDDED[preset.embedded], progress=progress)
         try:
-            return OpenVINOEngine.load(gguf, name=preset.name, context_window=preset.context_window,
+            path = (embedded.prepare_openvino(embedded.EMBEDDED[preset.embedded], progress=progress)
+                    if preset.embedded else preset.checkpoint_path())
+            return OpenVINOEngine.load(path, name=preset.name, context_window=preset.context_window,
                                        progress=progress)
         except MinimaxError as exc:
             if exc.code != ErrorCode.BAD_CHECKPOINT or os.environ.get("MINIMAX_CPU_ENGINE"):
                 raise
-            # the 'small' GGUF holds tensor types OpenVINO cannot read: transformers can
+            # a GGUF with tensor types or an architecture OpenVINO cannot read: transformers may
             progress.log(f"{preset.name}: {exc.message}; running it with transformers instead")
     from minimax_cli.engine.hf import HFEngine
 
@@ -165,15 +163,15 @@ def list_models() -> list[dict]:
 def _whereabouts(preset: Preset) -> dict:
     if preset.embedded:
         model = embedded.EMBEDDED[preset.embedded]
-        converted = model.converted_path(cache_dir())
-        if converted.is_dir():
-            return {"location": str(converted), "present": True, "note": None}
+        for built in (model.openvino_path(cache_dir()), model.converted_path(cache_dir())):
+            if built.is_dir():
+                return {"location": str(built), "present": True, "note": None}
         try:
             embedded.find_parts(model)
         except MinimaxError as exc:
-            return {"location": str(converted), "present": False, "note": exc.message}
-        return {"location": str(converted), "present": False,
-                "note": "built from the installed parts on first use (a minute or two)"}
+            return {"location": str(model.openvino_path(cache_dir())), "present": False, "note": exc.message}
+        return {"location": str(model.openvino_path(cache_dir())), "present": False,
+                "note": "built from the installed parts on first use (under a minute)"}
     if preset.synth:
         folder = synth_path(preset.synth)
         if (folder / "config.json").is_file():

@@ -1,171 +1,298 @@
-"""`OpenVINOEngine`: a GGUF chat model run by OpenVINO GenAI on the CPU.
+"""`OpenVINOEngine`: the embedded GGUF models (and any GGUF OpenVINO reads) on the CPU.
 
-OpenVINO reads the GGUF itself and keeps its 4/6-bit weights quantized, where `HFEngine` has to
-dequantize them to fp32 (7 GB resident for the default model; 4.5 GB here, 2 GB of it KV cache).
-GGUFs with tensor types OpenVINO cannot read (the 'small' model's Q5_0) fail to load.
+OpenVINO GenAI keeps the GGUF's 4/6/8-bit weights quantized, where `HFEngine` dequantizes them to
+fp32 (a 6.7 GB copy on disk and ~7 GB resident for the default model). The embedded models are
+loaded from an OpenVINO IR folder that `save_ir` writes once from the GGUF (embedded.py caches it):
+reading the IR takes ~2 s where reading the GGUF took ~15 s. A GGUF the user names is read as is.
 
-What we count is what runs: the transformers tokenizer read from the same GGUF renders and counts
-the chat exactly as `HFEngine` does (the same `ChatTokenizer`), and OpenVINO is fed those token ids,
-never text. The tokenizer is saved once into the cache, since reading it from the GGUF takes ~20 s.
+What we count is what runs: the model's transformers tokenizer (read from the GGUF once and kept
+beside the IR) renders and counts chats exactly as `HFEngine` does (the same `ChatTokenizer`), and
+OpenVINO is fed those token ids, never text.
 
-The pipeline is OpenVINO's continuous-batching scheduler with prefix caching: `generate_many` runs
-its conversations as one batch after prefilling their shared prefix (the document) once.
+Generation runs on OpenVINO's continuous-batching pipeline: `submit` queues a request from any
+thread; one loop thread adds queued requests to the pipeline between steps, steps every running
+request at once (a new request's prompt is prefilled in chunks beside the others' decoding) and
+resolves each future when its request ends. Prefix caching keeps the KV blocks of earlier prompts,
+so questions over one document prefill the document once.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from minimax_cli.engine.base import (Engine, EngineInfo, Generation, GenerationParams, Message, cut_at_stop,
-                                     shared_prefix_length, split_reasoning)
+                                     rows_from_env, shared_prefix_length, split_reasoning)
+from minimax_cli.engine import gguf_header
 from minimax_cli.engine.chat import ChatTokenizer, template_pieces
-from minimax_cli.engine.embedded import gguf_tokenizer
 from minimax_cli.engine.hf.engine import END_MARKERS
 from minimax_cli.engine.hf.load import usable_cpus
+from minimax_cli.engine.worker import start_loop
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 
-INSTALL = "pip install 'minimax-cli[cpu]'"
-MIN_SHARED_PREFIX = 64  # generate_many: below this, a separate prefix pass costs more than it saves
+INSTALL = "pip install --force-reinstall minimax-cli"  # openvino-genai is a core dependency
+IR_MODEL = "openvino_model.xml"
+IR_INFO = "minimax.json"  # what the IR cannot say itself: the GGUF's context window
+ROWS = 8  # MINIMAX_CPU_ROWS unset: requests stepped together; 8 rows cost little more than 1 here
 # OpenVINO's KV block on the CPU. A cached prefix that ends inside a block is handed to every
 # request of a batch as one shared block, and each writes its own prompt into it: with a 124-token
 # prefix, three different questions all got the answer to the last one. Whole blocks are safe.
 KV_BLOCK = 32
-KV_CACHE_GB = 2  # prefix-cached KV blocks live here; u8 KV of the 1.5B is ~14 KB/token: ~140K tokens
-PREFILL_CHUNK = 2048  # prompt tokens per scheduler step (OpenVINO's default: 256); not tuned
+MIN_SHARED_PREFIX = 64  # generate_many: below this, a separate prefix pass costs more than it saves
+PREFILL_CHUNK = 2048  # prompt tokens per step (OpenVINO's default: 256, half the speed here)
+# Greedy decoding of the 1.5B on OpenVINO repeated a sentence until max_new_tokens on the sample
+# book. A presence penalty (subtracted from the logit of every token already in the answer; the
+# prompt's tokens are not penalised) ends that loop. 1.0 is about what HFEngine's repetition
+# penalty of 1.05 takes from a typical top logit of ~20.
+PRESENCE_PENALTY = 1.0
+IDLE_SECONDS = 10.0  # a loop with nothing to do for this long ends (the next submit starts one)
+
+
+def openvino_genai():
+    """The `openvino_genai` module, imported quietly; MODEL_NOT_FOUND when it is not installed."""
+    # `import openvino` imports its model converter, whose telemetry writes ~/intel and sends an
+    # analytics event; without the telemetry package it falls back to a no-op stub.
+    sys.modules.setdefault("openvino_telemetry", None)
+    try:
+        import openvino_genai as og
+    except ImportError:
+        raise MinimaxError(ErrorCode.MODEL_NOT_FOUND,
+                           f"OpenVINO GenAI is not installed; reinstall with: {INSTALL}") from None
+    return og
+
+
+def save_ir(gguf: Path, context_window: int) -> None:
+    """Write the OpenVINO IR of `gguf` beside it (model, tokenizer, detokenizer; OpenVINO's GGUF
+    reader does it while loading) and the context window that `load` reads back."""
+    og = openvino_genai()
+    try:
+        og.LLMPipeline(str(gguf), "CPU", enable_save_ov_model=True, INFERENCE_NUM_THREADS=usable_cpus())
+    except (RuntimeError, IndexError, ValueError, OSError) as exc:
+        raise _bad_checkpoint(exc, gguf) from exc
+    if not (gguf.parent / IR_MODEL).is_file():
+        raise MinimaxError(ErrorCode.BAD_CHECKPOINT, "OpenVINO wrote no model for this GGUF", str(gguf))
+    (gguf.parent / IR_INFO).write_text(json.dumps({"context_window": context_window}), encoding="utf-8")
+
+
+@dataclass(eq=False)  # compared by identity
+class Request:
+    ids: list[int]
+    params: GenerationParams
+    limit: int  # max_new_tokens, cut to what the context window leaves
+    progress: Progress = NULL_PROGRESS
+    future: Future = field(default_factory=Future)
+    cached: int = 0  # prompt tokens known to be in the prefix cache already
+    admitted: float = 0.0  # when it reached the pipeline: its prefill time starts here, not in the queue
+    first: float = 0.0  # when its first token came: its prefill is done
+    tokens: list[int] = field(default_factory=list)
+    finish: object = None  # OpenVINO's finish reason, once it ends
+    handle: object = None
+    task: object = None
 
 
 class OpenVINOEngine(Engine):
     """A GGUF model compiled by OpenVINO, with the model's own transformers tokenizer."""
 
-    def __init__(self, pipeline, tokenizer, info: EngineInfo, ov_genai, *,
-                 presence_penalty: float = 0.0):
+    takes_concurrent_calls = True
+
+    def __init__(self, pipeline, tokenizer, info: EngineInfo, og, *,
+                 presence_penalty: float = PRESENCE_PENALTY):
         if not tokenizer.chat_template:
             raise MinimaxError(ErrorCode.BAD_CHECKPOINT, "the model has no chat template", info.path)
         self.pipeline = pipeline
         self.tokenizer = tokenizer
         self.chat = ChatTokenizer(tokenizer, template_pieces(tokenizer))  # counts as HFEngine does
         self.info = info
-        self._og = ov_genai
-        self._clock = _clock_type(ov_genai)
-        # OpenVINO's repetition_penalty also penalises every prompt token (HF generate()'s
-        # behaviour, which HFEngine avoids: over a document it penalises the words the answer
-        # needs). Its presence penalty counts answer tokens only, but subtracts instead of divides.
+        self._og = og
         self.presence_penalty = presence_penalty
         added = tokenizer.get_added_vocab()
         self.eos_ids = frozenset({tokenizer.eos_token_id} - {None}
                                  | {added[m] for m in END_MARKERS if m in added})
+        self.max_in_flight = rows_from_env(ROWS)  # how many requests are stepped together
+        self._waiting: deque[Request] = deque()
+        self._running: dict[int, Request] = {}
+        self._next_id = 0
+        self._lock = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._at_exit = False
 
     @classmethod
-    def load(cls, gguf_path: Path, *, name: str | None = None, context_window: int | None = None,
-             threads: int | None = None, kv_cache_gb: int = KV_CACHE_GB, cache: Path | None = None,
+    def load(cls, path: Path, *, name: str | None = None, context_window: int | None = None,
+             threads: int | None = None, cache: Path | None = None,
              progress: Progress = NULL_PROGRESS) -> OpenVINOEngine:
-        """Compile `gguf_path` for the CPU; `threads` defaults to the CPUs this process may use."""
-        # `import openvino` imports its model converter, whose telemetry writes ~/intel and
-        # sends an analytics event; without the telemetry package it falls back to a no-op stub.
-        sys.modules.setdefault("openvino_telemetry", None)
-        try:
-            import openvino_genai as og
-        except ImportError:
-            raise MinimaxError(ErrorCode.MODEL_NOT_FOUND,
-                               f"the OpenVINO engine is not installed; install with: {INSTALL}") from None
-        gguf_path = Path(gguf_path)
-        if not gguf_path.is_file():
-            raise MinimaxError(ErrorCode.MODEL_NOT_FOUND, "no such GGUF file", str(gguf_path))
-        task = progress.task(f"loading {name or gguf_path.name} (OpenVINO)")
+        """Compile `path` (an IR folder from `save_ir`, or a GGUF file) for the CPU; `threads`
+        defaults to the CPUs this process may use."""
+        from minimax_cli.engine.embedded import gguf_tokenizer
+
+        og = openvino_genai()
+        path = Path(path)
+        folder = path.is_dir()
+        if not (path / IR_MODEL if folder else path).is_file():
+            raise MinimaxError(ErrorCode.MODEL_NOT_FOUND, "no such model", str(path))
+        task = progress.task(f"loading {name or path.name} (OpenVINO)")
         try:
             scheduler = og.SchedulerConfig()
             scheduler.enable_prefix_caching = True
-            scheduler.cache_size = kv_cache_gb
             scheduler.max_num_batched_tokens = PREFILL_CHUNK
+            scheduler.max_num_seqs = rows_from_env(ROWS)
+            # cache_size 0: KV blocks are allocated as prompts grow, not a fixed pool up front.
             # No CACHE_DIR property: then OpenVINO writes nothing to disk.
-            pipeline = og.LLMPipeline(str(gguf_path), "CPU", scheduler_config=scheduler,
-                                      INFERENCE_NUM_THREADS=threads or usable_cpus())
-            tokenizer = gguf_tokenizer(gguf_path, cache)  # after the pipeline: a bad file fails fast
+            pipeline = og.ContinuousBatchingPipeline(
+                str(path), scheduler, "CPU", {"INFERENCE_NUM_THREADS": threads or usable_cpus()})
+            if folder:
+                from transformers import AutoTokenizer
+
+                tokenizer = AutoTokenizer.from_pretrained(path)
+                window = json.loads((path / IR_INFO).read_text(encoding="utf-8"))["context_window"]
+            else:  # after the pipeline: a bad file fails fast
+                tokenizer, window = gguf_tokenizer(path, cache), gguf_context(path)
         # OpenVINO reports an unknown quant type as RuntimeError, a malformed file as IndexError.
-        except (RuntimeError, IndexError, ValueError, OSError) as exc:
-            raise MinimaxError(ErrorCode.BAD_CHECKPOINT, f"OpenVINO cannot load the model: "
-                               f"{str(exc).strip().splitlines()[-1]}", str(gguf_path)) from exc
+        except (RuntimeError, IndexError, ValueError, OSError, KeyError) as exc:
+            raise _bad_checkpoint(exc, path) from exc
         finally:
             task.close()
-        info = EngineInfo(name=name or gguf_path.name, engine="openvino", path=str(gguf_path),
-                          quant="gguf", devices=["cpu"],
-                          context_window=context_window or _gguf_context(gguf_path))
+        info = EngineInfo(name=name or path.name, engine="openvino", path=str(path), quant="gguf",
+                          devices=["cpu"], context_window=context_window or window)
         return cls(pipeline, tokenizer, info, og)
 
     def generate(self, messages: Sequence[Message], params: GenerationParams,
                  progress: Progress = NULL_PROGRESS) -> Generation:
         """Answer `messages`; `completion_tokens` counts the end-of-turn token, as HFEngine does."""
+        return self.submit(messages, params, progress).result()
+
+    def submit(self, messages: Sequence[Message], params: GenerationParams,
+               progress: Progress = NULL_PROGRESS) -> Future:
+        """Queue `messages`; the future resolves to their `Generation`. A prompt too long for the
+        window is refused here, before any work."""
         ids = self.chat.prompt_ids(messages)
-        limit = self.room(len(ids), params)
-        clock = self._clock(progress.task("generating", limit, "tokens"))
-        started = time.perf_counter()
-        try:
-            result = self._run([ids], params, limit, clock)
-        finally:
-            clock.task.close()
-        ended = time.perf_counter()
-        first = clock.first or ended  # the streamer's first call: prefill is done
-        return self._generation(ids, result.tokens[0], result.finish_reasons[0], params,
-                                first - started, ended - first)
+        return self._submit(Request(ids, params, self.room(len(ids), params), progress))
 
     def generate_many(self, conversations: Sequence[Sequence[Message]], params: GenerationParams,
                       progress: Progress = NULL_PROGRESS) -> list[Generation]:
-        """Answer the conversations as one batch. Their shared prefix is prefilled first, alone:
-        OpenVINO looks up cached blocks when a request arrives, so requests that arrive together
-        would each prefill the document. A batch's time is split evenly over its generations."""
+        """Answer the conversations together, after prefilling their shared prefix (the document)
+        once: requests that reach the pipeline in one step would each prefill it."""
         prompts = [self.chat.prompt_ids(c) for c in conversations]
         limits = [self.room(len(ids), params) for ids in prompts]  # refuse before any work
         shared = shared_prefix_length(prompts) // KV_BLOCK * KV_BLOCK if len(prompts) > 1 else 0
-        results: list[Generation | None] = [None] * len(prompts)
+        if shared < MIN_SHARED_PREFIX:
+            shared = 0
         started = time.perf_counter()
-        if shared >= MIN_SHARED_PREFIX:
-            self._run([prompts[0][:shared]], GenerationParams(max_new_tokens=1), 1)
-        prefix_seconds = time.perf_counter() - started
-        # One GenerationConfig per batch: conversations near the window get a shorter limit.
-        for limit in sorted(set(limits)):
-            rows = [n for n, room in enumerate(limits) if room == limit]
-            task = progress.task("generating", limit * len(rows), "tokens")
-            started = time.perf_counter()
-            try:
-                result = self._run([prompts[n] for n in rows], params, limit)
-                task.advance(sum(map(len, result.tokens)))
-            finally:
-                task.close()
-            seconds = time.perf_counter() - started
-            first = min(result.perf_metrics.get_ttft().mean / 1000, seconds)
-            prefill, decode = (first + prefix_seconds) / len(rows), (seconds - first) / len(rows)
-            prefix_seconds = 0.0
-            for n, tokens, finish in zip(rows, result.tokens, result.finish_reasons):
-                results[n] = self._generation(prompts[n], tokens, finish, params, prefill, decode,
-                                              cached=shared if shared >= MIN_SHARED_PREFIX else 0)
+        if shared:
+            self._submit(Request(prompts[0][:shared], GenerationParams(max_new_tokens=1), 1)).result()
+        prefix_seconds = (time.perf_counter() - started) / len(prompts)
+        futures = [self._submit(Request(ids, params, limit, progress, cached=shared))
+                   for ids, limit in zip(prompts, limits)]
+        results = [f.result() for f in futures]
+        for g in results:  # each shares the prefix pass's time
+            g.prefill_seconds += prefix_seconds
         return results
 
-    def _run(self, prompts: list[list[int]], params: GenerationParams, limit: int, streamer=None):
-        """OpenVINO's EncodedResults for token-id prompts (a batch is right-padded; the
-        attention mask tells OpenVINO where each prompt ends)."""
+    def close(self) -> None:
+        """Cancel what waits, finish what runs, end the loop thread; later submits are refused."""
+        with self._lock:
+            self._closed = True
+            while self._waiting:
+                self._waiting.popleft().future.cancel()
+            self._lock.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _submit(self, request: Request) -> Future:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the OpenVINO engine is closed")
+            self._waiting.append(request)
+            start_loop(self, "minimax-openvino")
+            self._lock.notify()
+        return request.future
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._waiting and not self._running and not self._closed:
+                    if not self._lock.wait(timeout=IDLE_SECONDS) and not self._waiting:
+                        self._thread = None
+                        return
+                if self._closed and not self._running:
+                    self._thread = None
+                    return
+                room = self.max_in_flight - len(self._running)
+                waiting = [self._waiting.popleft() for _ in range(min(room, len(self._waiting)))]
+            for request in waiting:
+                self._add(request)
+            try:
+                self.pipeline.step()
+            except RuntimeError as exc:  # the pipeline is in an unknown state: fail what runs
+                error = MinimaxError(ErrorCode.MODEL_ERROR, "OpenVINO failed while generating: "
+                                     f"{str(exc).strip().splitlines()[-1]}")
+                for request in self._running.values():
+                    self._end(request, error=error)
+                self._running.clear()
+                continue
+            statuses = self._og.GenerationStatus
+            for rid, request in list(self._running.items()):
+                self._collect(request)
+                status = request.handle.get_status()
+                if status != statuses.RUNNING:
+                    del self._running[rid]
+                    # IGNORED: the scheduler dropped it (a prompt its KV cache can never hold)
+                    self._end(request, error=None if status == statuses.FINISHED else MinimaxError(
+                        ErrorCode.MODEL_ERROR, f"OpenVINO did not run the request ({status.name.lower()})"))
+
+    def _add(self, request: Request) -> None:
         import numpy as np
         import openvino as ov
 
-        width = max(map(len, prompts))
-        ids = np.zeros((len(prompts), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for row, prompt in enumerate(prompts):
-            ids[row, :len(prompt)] = prompt
-            mask[row, :len(prompt)] = 1
-        inputs = self._og.TokenizedInputs(ov.Tensor(ids), ov.Tensor(mask))
+        if not request.future.set_running_or_notify_cancel():
+            return
+        request.admitted = time.perf_counter()
+        request.task = request.progress.task("generating", request.limit, "tokens")
+        ids = ov.Tensor(np.array([request.ids], dtype=np.int64))
         try:
-            return self.pipeline.generate(inputs, self._config(params, limit), streamer)
-        except RuntimeError as exc:
-            raise MinimaxError(ErrorCode.MODEL_ERROR, f"OpenVINO failed while generating: "
-                               f"{str(exc).strip().splitlines()[-1]}") from exc
+            request.handle = self.pipeline.add_request(self._next_id, ids, self._config(request))
+        except RuntimeError as exc:  # a bad request fails alone
+            self._end(request, error=MinimaxError(ErrorCode.BAD_REQUEST, str(exc).strip().splitlines()[-1]))
+            return
+        self._running[self._next_id] = request
+        self._next_id += 1
 
-    def _config(self, params: GenerationParams, limit: int):
+    def _collect(self, request: Request) -> None:
+        """Take the request's new tokens (the handle hands each token out once)."""
+        if not request.handle.can_read():
+            return
+        for output in request.handle.read().values():
+            if output.generated_ids and not request.first:
+                request.first = time.perf_counter()
+            request.tokens += output.generated_ids
+            request.finish = output.finish_reason
+            request.task.advance(len(output.generated_ids))
+
+    def _end(self, request: Request, error: Exception | None = None) -> None:
+        request.task.close()
+        if error is not None:
+            request.future.set_exception(error)
+            return
+        ended = time.perf_counter()
+        first = request.first or ended
+        try:
+            request.future.set_result(self._generation(request, first - request.admitted, ended - first))
+        except Exception as exc:  # noqa: BLE001 - whatever decoding raised belongs to this request
+            request.future.set_exception(exc)
+
+    def _config(self, request: Request):
+        params = request.params
         config = self._og.GenerationConfig()
-        config.max_new_tokens = limit
+        config.max_new_tokens = request.limit
         config.stop_token_ids = set(self.eos_ids)
         config.eos_token_id = self.tokenizer.eos_token_id
         config.presence_penalty = self.presence_penalty
@@ -178,48 +305,34 @@ class OpenVINOEngine(Engine):
             config.rng_seed = params.seed
         return config
 
-    def _generation(self, ids: list[int], tokens: list[int], finish, params: GenerationParams,
-                    prefill: float, decode: float, cached: int = 0) -> Generation:
-        # OpenVINO drops a matched stop string's tokens; a stop string inside the last token
-        # (or one it saw only after detokenizing differently) is cut here, as HFEngine does.
-        text = self.chat.decode(tokens)
-        cut = cut_at_stop(text, params.stop) if params.stop else None
-        stopped = finish == self._og.GenerationFinishReason.STOP or cut is not None
+    def _generation(self, request: Request, prefill: float, decode: float) -> Generation:
+        # The handle hands out the end-of-turn token too: it is counted, not shown. OpenVINO may
+        # not see a stop string that ends inside a token; it is cut here, as HFEngine does.
+        tokens = request.tokens
+        ended = bool(tokens) and tokens[-1] in self.eos_ids
+        text = self.chat.decode(tokens[:-1] if ended else tokens)
+        cut = cut_at_stop(text, request.params.stop) if request.params.stop else None
+        stopped = request.finish == self._og.GenerationFinishReason.STOP or cut is not None
         answer, reasoning = split_reasoning(text if cut is None else cut)
         return Generation(
-            text=answer, prompt_tokens=len(ids), completion_tokens=len(tokens),
+            text=answer, prompt_tokens=len(request.ids), completion_tokens=len(tokens),
             finish_reason="stop" if stopped else "length", prefill_seconds=prefill,
-            decode_seconds=decode, reasoning=reasoning, cached_tokens=cached,
+            decode_seconds=decode, reasoning=reasoning, cached_tokens=request.cached,
         )
 
 
-def _clock_type(og):
-    """A streamer that notes when the first token arrives (prefill's end) and moves progress."""
-
-    class Clock(og.StreamerBase):
-        def __init__(self, task):
-            super().__init__()
-            self.task, self.first = task, None
-
-        def write(self, token):
-            if self.first is None:
-                self.first = time.perf_counter()
-            self.task.advance(len(token) if isinstance(token, list) else 1)
-            return og.StreamingStatus.RUNNING
-
-        def end(self):
-            pass
-
-    return Clock
+def _bad_checkpoint(exc: Exception, path: Path) -> MinimaxError:
+    return MinimaxError(ErrorCode.BAD_CHECKPOINT, "OpenVINO cannot load the model: "
+                        f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}",
+                        str(path))
 
 
-def _gguf_context(path: Path) -> int:
-    from gguf import GGUFReader
-
-    fields = GGUFReader(path).fields
-    arch = fields["general.architecture"]
-    arch = bytes(arch.parts[arch.data[0]]).decode()
-    if (field := fields.get(f"{arch}.context_length")) is None:
+def gguf_context(path: Path) -> int:
+    """The context length a GGUF's metadata declares."""
+    values = gguf_header.metadata(path, lambda key: key == "general.architecture"
+                                  or key.endswith(".context_length"))
+    arch = values.get("general.architecture")
+    if f"{arch}.context_length" not in values:
         raise MinimaxError(ErrorCode.BAD_CHECKPOINT, "the GGUF names no context length; set "
                            "context_window", str(path))
-    return int(field.parts[field.data[0]][0])
+    return int(values[f"{arch}.context_length"])

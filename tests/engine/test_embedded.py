@@ -158,3 +158,38 @@ def test_concurrent_joins_end_with_one_correct_file(tmp_path):
         while chunk := f.read(1 << 22):
             digest.update(chunk)
     assert digest.hexdigest() == DEFAULT.sha256
+
+
+def test_openvino_build_that_fails_leaves_nothing_and_keeps_no_gguf(tmp_path, monkeypatch):
+    """A build that fails midway (here: OpenVINO refuses the file) leaves no folder, no temporary
+    folder and no joined GGUF behind; the error is the one-line BAD_CHECKPOINT."""
+    parts, _ = fake_parts(tmp_path / "parts")
+    model = embedded.EmbeddedModel("fake", "fake", "fake_part{}", 3,
+                                   hashlib.sha256(b"".join(p.read_bytes() for p in parts)).hexdigest(), "")
+    monkeypatch.setattr(embedded, "find_parts", lambda m: parts)
+    cache = tmp_path / "cache"
+    with pytest.raises(MinimaxError) as err:
+        embedded.prepare_openvino(model, cache=cache)
+    assert err.value.code == ErrorCode.BAD_CHECKPOINT and "\n" not in str(err.value)
+    assert [p.name for p in (cache / "models").iterdir()] == [".fake.lock"]
+
+
+@pytest.mark.slow
+def test_small_model_runs_on_openvino_after_requantizing(tmp_path):
+    """The 'small' GGUF holds Q5_0 tensors, which OpenVINO cannot read: its IR is built from a
+    copy with those requantized to Q8_0, and it answers."""
+    small = EMBEDDED["small"]
+    if importlib.util.find_spec(small.package.format(1)) is None:
+        pytest.skip("the [small] extra is not installed")
+    from minimax_cli.engine.base import GenerationParams, Message
+    from minimax_cli.engine.openvino import OpenVINOEngine
+
+    folder = embedded.prepare_openvino(small, cache=tmp_path)
+    assert not list(folder.glob("*.gguf"))
+    engine = OpenVINOEngine.load(folder, name="small")
+    try:
+        g = engine.generate([Message("user", "What is the capital of France? One word.")],
+                            GenerationParams(max_new_tokens=8))
+    finally:
+        engine.close()
+    assert "Paris" in g.text and g.finish_reason == "stop"

@@ -1,7 +1,5 @@
 """Which engine a preset opens: the CPU engine switch for the embedded models."""
 
-import importlib.util
-
 import pytest
 
 from minimax_cli.engine.factory import cpu_engine
@@ -21,9 +19,11 @@ def test_an_unknown_engine_is_a_bad_request(monkeypatch):
     assert err.value.code == ErrorCode.BAD_REQUEST and "MINIMAX_CPU_ENGINE" in err.value.message
 
 
-def test_without_the_cpu_extra_transformers_runs_them(monkeypatch):
+def test_openvino_by_default_and_transformers_on_a_gpu(monkeypatch):
+    import torch
+
     monkeypatch.delenv("MINIMAX_CPU_ENGINE", raising=False)
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "openvino_genai" else real(name, *a))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cpu_engine() == "openvino"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert cpu_engine() == "hf"

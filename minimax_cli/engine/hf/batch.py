@@ -37,20 +37,9 @@ from minimax_cli.engine.worker import start_loop
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 
-ROWS_ENV = "MINIMAX_HF_ROWS"
-DEFAULT_ROWS = 4
+DEFAULT_ROWS = 4  # MINIMAX_CPU_ROWS unset: a 4-row step costs about two 1-row steps on 2 cores
 GATHER_SECONDS = 0.02  # the worker waits this long for a window of submits before forming a group
 IDLE_SECONDS = 10.0  # a worker with nothing to do for this long ends (the next submit starts one)
-
-
-def max_rows_from_env() -> int:
-    """Rows decoded together: MINIMAX_HF_ROWS, else DEFAULT_ROWS; 1 answers each call alone."""
-    value = os.environ.get(ROWS_ENV, "").strip()
-    if not value:
-        return DEFAULT_ROWS
-    if not value.isdigit() or int(value) < 1:
-        raise MinimaxError(ErrorCode.BAD_REQUEST, f"{ROWS_ENV} must be a whole number of at least 1, not {value!r}")
-    return int(value)
 
 
 @dataclass(eq=False)  # compared by identity
@@ -245,11 +234,11 @@ def _decode(engine, rows: list[_Row], started: float, task) -> None:
         mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
         out = engine.model(
             input_ids=torch.tensor([[row.out[-1]] for row in rows], device=engine.device),
-            past_key_values=cache, attention_mask=mask,
+            **{engine.cache_name: cache}, attention_mask=mask,
             position_ids=torch.tensor([[p] for p in positions], device=engine.device),
             use_cache=True, logits_to_keep=1,
         )
-        cache = out.past_key_values
+        cache = getattr(out, engine.cache_name)
         logits = out.logits[:, -1].float()
         for i, row in enumerate(rows):
             row.logits = logits[i:i + 1]

@@ -16,13 +16,14 @@ the prompt. Sampling decodes one token per forward.
 starts each conversation from a copy of that cache.
 
 `submit` queues a call with the engine's batcher (batch.py), which decodes up to `max_rows` queued
-calls together (MINIMAX_HF_ROWS; 1 answers each call as it is submitted).
+calls together (MINIMAX_CPU_ROWS; 1 answers each call as it is submitted).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -33,6 +34,7 @@ from transformers.generation.logits_process import RepetitionPenaltyLogitsProces
 
 from minimax_cli.engine.base import (
     MIN_SHARED_PREFIX,
+    rows_from_env,
     Engine,
     EngineInfo,
     Generation,
@@ -43,7 +45,7 @@ from minimax_cli.engine.base import (
     split_reasoning,
 )
 from minimax_cli.engine.chat import ChatTokenizer, template_pieces
-from minimax_cli.engine.hf.batch import Batcher, max_rows_from_env
+from minimax_cli.engine.hf.batch import DEFAULT_ROWS, Batcher
 from minimax_cli.engine.hf.load import config_window, load_pretrained, pick_device, pick_dtype, usable_cpus
 from minimax_cli.engine.hf.lookahead import DecodeStats, NgramDrafter
 from minimax_cli.engine.hf.packed import pack_linears
@@ -81,7 +83,10 @@ class HFEngine(Engine):
         self.lookahead = lookahead  # prompt-lookup drafts for greedy decoding; off: one token per forward
         self.draft_tokens = draft_tokens
         self.last_stats = DecodeStats()  # of the latest decode, for benchmarks and tests
-        self.max_rows = max_rows_from_env()  # submitted calls decoded together (batch.py)
+        # transformers 5.24 renamed the KV cache argument and output `past_key_values` to `cache`
+        # (the old name warns, and goes in 5.40); older 5.x know only the old name.
+        self.cache_name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        self.max_rows = rows_from_env(DEFAULT_ROWS)  # submitted calls decoded together (batch.py)
         self.model_lock = threading.RLock()  # one decode at a time: the batcher's thread or a caller's
         self._batcher: Batcher | None = None
 
@@ -282,10 +287,10 @@ class HFEngine(Engine):
     def _forward(self, ids: list[int], cache, keep: int = 1):
         """(logits of the last `keep` positions as [keep, vocab] fp32, the cache)."""
         out = self.model(
-            input_ids=torch.tensor([ids], device=self.device), past_key_values=cache,
+            input_ids=torch.tensor([ids], device=self.device), **{self.cache_name: cache},
             use_cache=True, logits_to_keep=keep,
         )
-        return out.logits[0, -keep:].float(), out.past_key_values
+        return out.logits[0, -keep:].float(), getattr(out, self.cache_name)
 
     def _greedy(self, seen: torch.Tensor, logits: torch.Tensor) -> int:
         return int(self.penalty(seen, logits).argmax(-1))

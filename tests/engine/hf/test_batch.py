@@ -5,7 +5,7 @@ import pytest
 import torch
 from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
-from minimax_cli.engine.base import EngineInfo, GenerationParams, Message
+from minimax_cli.engine.base import ROWS_ENV, EngineInfo, GenerationParams, Message, rows_from_env
 from minimax_cli.engine.hf import HFEngine, batch
 from minimax_cli.engine.hybrid.published import BOS_TOKEN, EOS_TOKEN
 from minimax_cli.errors import ErrorCode, MinimaxError
@@ -121,11 +121,11 @@ def test_rows_of_different_sampling_run_in_different_groups(engine, groups):
 
 
 def test_one_row_answers_at_once(engine, monkeypatch):
-    monkeypatch.setenv(batch.ROWS_ENV, "1")
-    assert batch.max_rows_from_env() == 1
+    monkeypatch.setenv(ROWS_ENV, "1")
+    assert rows_from_env(batch.DEFAULT_ROWS) == 1
     monkeypatch.setattr(engine, "max_rows", 1)
     assert engine.max_in_flight == 1 and not engine.takes_concurrent_calls
     future = engine.submit(prompt(5), GenerationParams(max_new_tokens=4))
     assert future.done() and engine._batcher is None
-    monkeypatch.delenv(batch.ROWS_ENV)
-    assert batch.max_rows_from_env() == batch.DEFAULT_ROWS == 4
+    monkeypatch.delenv(ROWS_ENV)
+    assert rows_from_env(batch.DEFAULT_ROWS) == batch.DEFAULT_ROWS == 4

@@ -1,7 +1,8 @@
 """HFEngine end to end on the real embedded default model (Qwen2.5-Coder-1.5B-Instruct).
 
-The module loads it once through the real path (`open_engine("default")`): a minute and a half
-the first time on a fresh cache (join, convert), a few seconds after that.
+The module loads it once through the real path (`open_engine("default")` with
+MINIMAX_CPU_ENGINE=hf; OpenVINO is the CPU default): a minute and a half the first time on a fresh
+cache (join, convert), a few seconds after that.
 """
 
 import copy
@@ -26,7 +27,9 @@ QUESTION = [Message("user", "What is 2+3? Answer with one number.")]
 
 @pytest.fixture(scope="module")
 def engine():
-    return open_engine("default")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MINIMAX_CPU_ENGINE", "hf")
+        return open_engine("default")
 
 
 def chat(messages):
