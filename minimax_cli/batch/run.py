@@ -98,8 +98,8 @@ class Runner(Protocol):
 
 
 class LocalRunner:
-    """Jobs in this process through one loaded model, `concurrency` documents at a time (None: as
-    many as the engine keeps in flight, `Engine.max_in_flight`); each job's records come back as it
+    """Jobs in this process through one loaded model, `concurrency` documents at a time (None: the
+    engine's `Engine.batch_concurrency`); each job's records come back as it
     finishes. The model is loaded when the first job needs it, with that job alone in flight, so a
     batch with nothing to run (or only unreadable documents) never loads it."""
 
@@ -129,7 +129,7 @@ class LocalRunner:
     def _limit(self) -> int:
         if self.engine is None or not self.engine.takes_concurrent_calls:
             return 1  # an engine without a scheduler is not to be called from two threads
-        return min(self.concurrency or self.engine.max_in_flight, MAX_CONCURRENCY)
+        return min(self.concurrency or self.engine.batch_concurrency, MAX_CONCURRENCY)
 
     def _timed(self, job: Job) -> Finished:
         started, loaded = perf_counter(), self.engine is not None

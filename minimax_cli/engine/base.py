@@ -146,6 +146,11 @@ class Engine(ABC):
     takes_concurrent_calls: bool = False
 
     @property
+    def batch_concurrency(self) -> int:
+        """Documents `minimax batch` keeps in flight by default: as many as rows run at once."""
+        return self.max_in_flight
+
+    @property
     def context_window(self) -> int:
         return self.info.context_window
 

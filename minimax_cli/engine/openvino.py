@@ -151,6 +151,7 @@ class OpenVINOEngine(Engine):
             if folder:
                 from transformers import AutoTokenizer
 
+                _warm_up(pipeline, og, path / IR_MODEL.replace(".xml", ".bin"))
                 tokenizer = AutoTokenizer.from_pretrained(path)
                 window = json.loads((path / IR_INFO).read_text(encoding="utf-8"))["context_window"]
             else:  # after the pipeline: a bad file fails fast
@@ -163,6 +164,14 @@ class OpenVINOEngine(Engine):
         info = EngineInfo(name=name or path.name, engine="openvino", path=str(path), quant="gguf",
                           devices=["cpu"], context_window=context_window or window)
         return cls(pipeline, tokenizer, info, og)
+
+    @property
+    def batch_concurrency(self) -> int:
+        # One document at a time unless --concurrency says otherwise: OpenVINO's batched kernels
+        # round differently from one row's, so a long answer can change with what ran beside it,
+        # and which documents run together depends on timing. A job's own calls still run
+        # together (translate's blocks, summarize's parts): they are in flight at once regardless.
+        return 1
 
     def generate(self, messages: Sequence[Message], params: GenerationParams,
                  progress: Progress = NULL_PROGRESS) -> Generation:
@@ -319,6 +328,56 @@ class OpenVINOEngine(Engine):
             finish_reason="stop" if stopped else "length", prefill_seconds=prefill,
             decode_seconds=decode, reasoning=reasoning, cached_tokens=request.cached,
         )
+
+
+def _warm_up(pipeline, og, weights: Path) -> None:
+    """Run one token through the model, so that OpenVINO's CPU plugin repacks every weight into
+    its own layout now (it does so on a node's first run), and keep the IR's pages out of memory.
+
+    The plugin reads the memory-mapped IR once, to repack it, and never again: those file pages
+    (1.1 GB for the default model) would stay mapped beside the repacked copy. A thread tells
+    the kernel every few milliseconds that the mapping's pages are not needed (MADV_DONTNEED:
+    clean file pages leave this process; read again they come back from the page cache), while
+    `generate` runs with the GIL released. Peak RSS of the load: 1.85 GB instead of 2.8 GB.
+    """
+    import numpy as np
+    import openvino as ov
+
+    done = threading.Event()
+
+    def drop_pages():
+        while not done.wait(0.02):
+            _drop_mapped_pages(weights)
+
+    dropper = threading.Thread(target=drop_pages, name="minimax-openvino-pages", daemon=True)
+    dropper.start()
+    config = og.GenerationConfig()
+    config.max_new_tokens = 1
+    try:
+        pipeline.generate([ov.Tensor(np.zeros((1, 1), dtype=np.int64))], [config])
+    finally:
+        done.set()
+        dropper.join()
+    _drop_mapped_pages(weights)
+
+
+def _drop_mapped_pages(path: Path) -> None:
+    """MADV_DONTNEED over this process's mappings of `path` (Linux; elsewhere nothing)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        maps = Path("/proc/self/maps").read_text().splitlines()
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    except OSError:
+        return
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    name = str(path.resolve())
+    for line in maps:
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and fields[5] == name:
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            libc.madvise(start, end - start, 4)  # MADV_DONTNEED
 
 
 def _bad_checkpoint(exc: Exception, path: Path) -> MinimaxError:

@@ -179,3 +179,32 @@ def test_missing_package_is_one_line_naming_the_reinstall(tmp_path, monkeypatch)
         OpenVINOEngine.load(tmp_path / "model.gguf")
     assert err.value.code == ErrorCode.MODEL_NOT_FOUND
     assert "pip install" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_batch_runs_one_document_at_a_time_by_default(engine):
+    """A job's calls run together (8 rows); documents of `minimax batch` one at a time, so a
+    document's answers do not depend on what ran beside it."""
+    assert (engine.max_in_flight, engine.batch_concurrency, engine.takes_concurrent_calls) == (8, 1, True)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
+def test_dropped_pages_of_a_mapped_file_leave_rss_and_read_back_the_same(tmp_path):
+    """What `_warm_up` does to the IR's weights once OpenVINO has repacked them."""
+    import mmap
+
+    from minimax_cli.engine.openvino import _drop_mapped_pages
+
+    def rss_file_kb() -> int:
+        line = next(x for x in open("/proc/self/status") if x.startswith("RssFile:"))
+        return int(line.split()[1])
+
+    path = tmp_path / "weights.bin"
+    data = bytes(range(256)) * (64 << 12)  # 64 MiB
+    path.write_bytes(data)
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        assert sum(mapped[i + 1] for i in range(0, len(data), 4096)) == len(data) // 4096  # touch each page
+        before = rss_file_kb()
+        _drop_mapped_pages(path)
+        after = rss_file_kb()
+        assert before - after > 48 << 10  # most of the 64 MiB left this process
+        assert mapped[:] == data  # and reads back from the page cache unchanged
