@@ -124,11 +124,7 @@ def prepare_openvino(model: EmbeddedModel, *, cache: Path | None = None,
             finally:
                 task.close()
             readable.unlink()
-            for file in tmp.iterdir():
-                _make_shareable(file)
-                _fsync(file)
-            _make_shareable(tmp)
-            _rename_dir(tmp, folder)
+            _publish(tmp, folder)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -259,11 +255,7 @@ def convert(gguf: Path, dest: Path, *, progress: Progress = NULL_PROGRESS) -> Pa
         try:
             tokenizer.save_pretrained(tmp)
             model.save_pretrained(tmp)
-            for file in tmp.iterdir():
-                _make_shareable(file)
-                _fsync(file)
-            _make_shareable(tmp)
-            _rename_dir(tmp, dest)
+            _publish(tmp, dest)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -287,6 +279,15 @@ def _exclusive(lock: Path, progress: Progress) -> Iterator[None]:
         except OSError:
             pass
         yield  # closing the file releases the lock
+
+
+def _publish(tmp: Path, dest: Path) -> None:
+    """Make the finished folder `tmp` readable and durable, then rename it to `dest`."""
+    for file in tmp.iterdir():
+        _make_shareable(file)
+        _fsync(file)
+    _make_shareable(tmp)
+    _rename_dir(tmp, dest)
 
 
 def _rename_dir(tmp: Path, dest: Path) -> None:

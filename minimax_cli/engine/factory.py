@@ -137,6 +137,10 @@ def _open_hf(preset: Preset, *, quant: str | None, dtype: str | None, progress: 
         except MinimaxError as exc:
             if exc.code != ErrorCode.BAD_CHECKPOINT or os.environ.get("MINIMAX_CPU_ENGINE"):
                 raise
+            if not preset.embedded:  # a damaged file stays BAD_CHECKPOINT, not transformers' crash
+                from minimax_cli.engine import gguf_header
+
+                gguf_header.tensor_types(preset.checkpoint_path())
             # a GGUF with tensor types or an architecture OpenVINO cannot read: transformers may
             progress.log(f"{preset.name}: {exc.message}; running it with transformers instead")
     from minimax_cli.engine.hf import HFEngine

@@ -22,7 +22,6 @@ import json
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from minimax_cli.engine import gguf_header
 from minimax_cli.engine.chat import ChatTokenizer, template_pieces
 from minimax_cli.engine.hf.engine import END_MARKERS
 from minimax_cli.engine.hf.load import usable_cpus
-from minimax_cli.engine.worker import start_loop
+from minimax_cli.engine.worker import RequestQueue
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 
@@ -98,7 +97,7 @@ class Request:
     task: object = None
 
 
-class OpenVINOEngine(Engine):
+class OpenVINOEngine(Engine, RequestQueue):
     """A GGUF model compiled by OpenVINO, with the model's own transformers tokenizer."""
 
     takes_concurrent_calls = True
@@ -117,13 +116,9 @@ class OpenVINOEngine(Engine):
         self.eos_ids = frozenset({tokenizer.eos_token_id} - {None}
                                  | {added[m] for m in END_MARKERS if m in added})
         self.max_in_flight = rows_from_env(ROWS)  # how many requests are stepped together
-        self._waiting: deque[Request] = deque()
+        RequestQueue.__init__(self, "minimax-openvino")
         self._running: dict[int, Request] = {}
         self._next_id = 0
-        self._lock = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._closed = False
-        self._at_exit = False
 
     @classmethod
     def load(cls, path: Path, *, name: str | None = None, context_window: int | None = None,
@@ -183,7 +178,7 @@ class OpenVINOEngine(Engine):
         """Queue `messages`; the future resolves to their `Generation`. A prompt too long for the
         window is refused here, before any work."""
         ids = self.chat.prompt_ids(messages)
-        return self._submit(Request(ids, params, self.room(len(ids), params), progress))
+        return self._enqueue(Request(ids, params, self.room(len(ids), params), progress))
 
     def generate_many(self, conversations: Sequence[Sequence[Message]], params: GenerationParams,
                       progress: Progress = NULL_PROGRESS) -> list[Generation]:
@@ -196,34 +191,14 @@ class OpenVINOEngine(Engine):
             shared = 0
         started = time.perf_counter()
         if shared:
-            self._submit(Request(prompts[0][:shared], GenerationParams(max_new_tokens=1), 1)).result()
+            self._enqueue(Request(prompts[0][:shared], GenerationParams(max_new_tokens=1), 1)).result()
         prefix_seconds = (time.perf_counter() - started) / len(prompts)
-        futures = [self._submit(Request(ids, params, limit, progress, cached=shared))
+        futures = [self._enqueue(Request(ids, params, limit, progress, cached=shared))
                    for ids, limit in zip(prompts, limits)]
         results = [f.result() for f in futures]
         for g in results:  # each shares the prefix pass's time
             g.prefill_seconds += prefix_seconds
         return results
-
-    def close(self) -> None:
-        """Cancel what waits, finish what runs, end the loop thread; later submits are refused."""
-        with self._lock:
-            self._closed = True
-            while self._waiting:
-                self._waiting.popleft().future.cancel()
-            self._lock.notify()
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
-
-    def _submit(self, request: Request) -> Future:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the OpenVINO engine is closed")
-            self._waiting.append(request)
-            start_loop(self, "minimax-openvino")
-            self._lock.notify()
-        return request.future
 
     def _loop(self) -> None:
         while True:

@@ -27,3 +27,16 @@ def test_openvino_by_default_and_transformers_on_a_gpu(monkeypatch):
     assert cpu_engine() == "openvino"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert cpu_engine() == "hf"
+
+
+def test_a_damaged_gguf_is_a_bad_checkpoint_not_a_crash(tmp_path, monkeypatch):
+    """OpenVINO refuses it, and the transformers fallback is not tried on a file whose header
+    does not even read."""
+    from minimax_cli.engine.factory import open_engine
+
+    monkeypatch.delenv("MINIMAX_CPU_ENGINE", raising=False)
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUFjunk")
+    with pytest.raises(MinimaxError) as err:
+        open_engine(str(bad))
+    assert err.value.code == ErrorCode.BAD_CHECKPOINT and "\n" not in str(err.value)

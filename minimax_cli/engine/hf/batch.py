@@ -21,7 +21,6 @@ goes through `HFEngine.generate` (prompt-lookup drafts included); a larger one t
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -33,7 +32,7 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from minimax_cli.engine.base import Generation, GenerationParams, Message, split_reasoning
-from minimax_cli.engine.worker import start_loop
+from minimax_cli.engine.worker import RequestQueue
 from minimax_cli.errors import ErrorCode, MinimaxError
 from minimax_cli.progress import NULL_PROGRESS, Progress
 
@@ -50,39 +49,17 @@ class Request:
     future: Future = field(default_factory=Future)
 
 
-class Batcher:
+class Batcher(RequestQueue):
     """The HF engine's queue of submitted requests and the worker that runs them in groups."""
 
     def __init__(self, engine, max_rows: int):
         self.engine = engine
         self.max_rows = max_rows
-        self._waiting: deque[Request] = deque()
-        self._lock = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._closed = False
-        self._at_exit = False
+        super().__init__("minimax-hf-batch")
 
     def submit(self, messages: Sequence[Message], params: GenerationParams,
                progress: Progress = NULL_PROGRESS) -> Future:
-        request = Request(list(messages), params, progress)
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the HF batcher is closed")
-            self._waiting.append(request)
-            start_loop(self, "minimax-hf-batch")
-            self._lock.notify()
-        return request.future
-
-    def close(self) -> None:
-        """Cancel what waits, finish the group running, end the worker; later submits are refused."""
-        with self._lock:
-            self._closed = True
-            while self._waiting:
-                self._waiting.popleft().future.cancel()
-            self._lock.notify()
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
+        return self._enqueue(Request(list(messages), params, progress))
 
     def _loop(self) -> None:
         while True:
